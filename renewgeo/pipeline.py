@@ -1,0 +1,106 @@
+"""``renewgeo run``: every analysis of a project, written to one output folder.
+
+Output layout::
+
+    OUT/results.gpkg        every input layer (in the project's metric CRS) and result layer
+    OUT/tables/*.csv        tables (UTF-8 with BOM, so Excel shows Chinese text)
+    MAPS/<project>.html     the web map (MAPS defaults to OUT/maps)
+
+Each analysis module adds a step to :data:`STEPS`; a step receives the project and the
+results so far and returns new layers and tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+from tqdm.auto import tqdm
+
+from renewgeo import io as rio
+from renewgeo._config import options
+from renewgeo.project import Project
+
+__all__ = ["STEPS", "RunResult", "Step", "run_project"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """What a run produced: layers, tables and the files written."""
+
+    layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One analysis step of a run."""
+
+    name: str
+    func: Callable[[Project, RunResult], None]
+
+
+def _inputs(project: Project, result: RunResult) -> None:
+    result.tables["layers"] = project.summary()
+    result.tables["validation"] = project.report.to_frame()
+
+
+STEPS: list[Step] = [Step("inputs", _inputs)]
+
+
+def run_project(
+    project: Project,
+    out_dir: str | Path,
+    *,
+    maps_dir: str | Path | None = None,
+    progress: bool | None = None,
+) -> RunResult:
+    """Run every analysis step and write results, tables and the map.
+
+    Parameters
+    ----------
+    project : Project
+        A loaded project.
+    out_dir : path-like
+        Output folder (created if needed).
+    maps_dir : path-like, optional
+        Where the HTML map goes (default ``out_dir/maps``).
+    progress : bool, optional
+        Show a progress bar (default :data:`renewgeo.options.progress`).
+
+    Returns
+    -------
+    RunResult
+    """
+    from renewgeo import webmap
+
+    out = Path(out_dir)
+    maps = Path(maps_dir) if maps_dir is not None else out / "maps"
+    show = options.progress if progress is None else progress
+    result = RunResult()
+    bar = tqdm(total=len(STEPS) + 3, desc=f"renewgeo {project.name}", disable=not show, unit="step")
+    for step in STEPS:
+        bar.set_postfix_str(step.name)
+        step.func(project, result)
+        bar.update()
+    bar.set_postfix_str("results.gpkg")
+    layers = {**project.layers, **result.layers}
+    result.files["results"] = rio.write_layers(layers, out / "results.gpkg")
+    bar.update()
+    bar.set_postfix_str("tables")
+    for name, table in result.tables.items():
+        result.files[f"table:{name}"] = rio.write_table(table, out / "tables" / f"{name}.csv")
+    bar.update()
+    bar.set_postfix_str("map")
+    result.files["map"] = webmap.save_map(webmap.project_map(project, layers=result.layers), maps / f"{project.name}.html")
+    bar.update()
+    bar.close()
+    log.info("run of %s written to %s", project.name, out)
+    return result
