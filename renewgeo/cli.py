@@ -4,6 +4,7 @@ Commands
 --------
 ``renewgeo demo``              run the bundled Chuangchuangyi sample end to end
 ``renewgeo run PROJECT``       run every analysis and write results, tables and map
+``renewgeo area PROJECT``      the targets ledger and floor-area tables
 ``renewgeo validate PROJECT``  print the validation report (exit 2 on errors)
 ``renewgeo info FILE``         layers, CRS, counts, bounds and columns of a file
 
@@ -49,6 +50,25 @@ def _cmd_run(args: argparse.Namespace, project_path: Path) -> int:
     return EXIT_OK
 
 
+def _cmd_area(args: argparse.Namespace) -> int:
+    from renewgeo import area
+
+    project = load_project(args.project, repair=args.repair)
+    buildings, tables = area.analyse(project, tolerance_pct=args.tolerance_pct)
+    print(f"{project.title}: targets ledger")
+    print(area.format_ledger(tables["targets"]))
+    out = Path(args.out) if args.out else Path("renewgeo-output") / project.name
+    written = []
+    for name, table in tables.items():
+        flat = table if isinstance(table.index, pd.RangeIndex) else table.reset_index()
+        written.append(rio.write_table(flat, out / "tables" / f"{name}.csv"))
+    written.append(rio.write_workbook(tables, out / "tables" / "area.xlsx"))
+    if len(buildings):
+        written.append(rio.write_layer(buildings, out / "results.gpkg", layer="buildings"))
+    print(f"wrote {len(written)} files under {out}")
+    return EXIT_OK
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     report = validate_project(args.project, repair=args.repair)
     print(report.format())
@@ -82,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run every analysis of a project")
     r.add_argument("project", help="project folder (with project.toml)")
     run_opts(r)
+    a = sub.add_parser("area", help="floor area by use, zone and status; the targets ledger")
+    a.add_argument("project")
+    a.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
+    a.add_argument("--tolerance-pct", type=float, default=1.0, help="a target within this %% of its value is met (default 1)")
+    a.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
     v = sub.add_parser("validate", help="validate a project; exit 2 on errors")
     v.add_argument("project")
     v.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
@@ -103,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args, Path(args.project))
         if args.command == "validate":
             return _cmd_validate(args)
+        if args.command == "area":
+            return _cmd_area(args)
         return _cmd_info(args)
     except ValidationError as exc:
         print(f"renewgeo: the project has errors\n{exc.report.format()}", file=sys.stderr)

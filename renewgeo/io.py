@@ -19,6 +19,7 @@ import contextlib
 import csv
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -45,6 +46,7 @@ __all__ = [
     "write_layers",
     "write_postgis",
     "write_table",
+    "write_workbook",
 ]
 
 log = logging.getLogger(__name__)
@@ -526,6 +528,61 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         raise
     except Exception as exc:
         raise WriteError(f"{dest}: writing the table failed ({exc}); the previous file, if any, is intact.") from exc
+    return dest
+
+
+def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], *, index: bool = True) -> Path:
+    """Write tables to one Excel workbook, a sheet per table, atomically.
+
+    Headers carry units in words (``gfa_m2`` -> ``gfa (m²)``), bold on a dark band,
+    frozen, with filters; numbers get thousands separators.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        Sheet name -> table (sheet names are cut to Excel's 31 characters).
+    path : path-like
+        The ``.xlsx`` file.
+    index : bool
+        Write each table's index as its first columns.
+    """
+    try:
+        from openpyxl.styles import Alignment, Font, PatternFill
+        from openpyxl.utils import get_column_letter
+    except ImportError as exc:  # pragma: no cover - openpyxl is a core dependency
+        raise DependencyError(f"Excel output needs openpyxl ({exc}): pip install openpyxl") from None
+    from renewgeo.units import header_label
+
+    dest = Path(path)
+    try:
+        with atomic_path(dest) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+            for name, df in tables.items():
+                sheet = re.sub(r"[\\/*?:\[\]]", "_", name)[:31]
+                frame = df.reset_index() if index and not isinstance(df.index, pd.RangeIndex) else df
+                frame = frame.rename(columns={c: header_label(str(c)) for c in frame.columns})
+                frame.to_excel(xw, sheet_name=sheet, index=False)
+                ws = xw.sheets[sheet]
+                for cell in ws[1]:
+                    cell.font = Font(bold=True, color="FFFFFF")
+                    cell.fill = PatternFill("solid", fgColor="37474F")
+                    cell.alignment = Alignment(wrap_text=True, vertical="center")
+                ws.freeze_panes = "A2"
+                ws.auto_filter.ref = ws.dimensions
+                for j, col in enumerate(frame.columns, start=1):
+                    values = frame[col]
+                    width = max([len(str(col))] + [len(str(v)) for v in values.head(200)]) + 2
+                    ws.column_dimensions[get_column_letter(j)].width = min(max(width, 8), 60)
+                    if pd.api.types.is_float_dtype(values):
+                        fmt = "0.0" if "(%)" in str(col) else "#,##0.00" if any(u in str(col) for u in ("(ha)", "(mu)", "(km)", "far")) else "#,##0"
+                        for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                            row[0].number_format = fmt
+                    elif pd.api.types.is_integer_dtype(values):
+                        for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                            row[0].number_format = "#,##0"
+    except WriteError:
+        raise
+    except Exception as exc:
+        raise WriteError(f"{dest}: writing the workbook failed ({exc}); the previous file, if any, is intact.") from exc
     return dest
 
 

@@ -36,6 +36,7 @@ class RunResult:
 
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    workbooks: dict[str, list[str]] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -52,7 +53,17 @@ def _inputs(project: Project, result: RunResult) -> None:
     result.tables["validation"] = project.report.to_frame()
 
 
-STEPS: list[Step] = [Step("inputs", _inputs)]
+def _area(project: Project, result: RunResult) -> None:
+    from renewgeo import area
+
+    buildings, tables = area.analyse(project, tolerance_pct=float(project.thresholds.get("target_tolerance_pct", 1.0)))
+    if len(buildings):
+        result.layers[project.names_of("buildings")[0] if len(project.names_of("buildings")) == 1 else "buildings"] = buildings
+    result.tables.update(tables)
+    result.workbooks["area"] = list(tables)
+
+
+STEPS: list[Step] = [Step("inputs", _inputs), Step("area", _area)]
 
 
 def run_project(
@@ -96,7 +107,10 @@ def run_project(
     bar.update()
     bar.set_postfix_str("tables")
     for name, table in result.tables.items():
-        result.files[f"table:{name}"] = rio.write_table(table, out / "tables" / f"{name}.csv")
+        flat = table if isinstance(table.index, pd.RangeIndex) else table.reset_index()
+        result.files[f"table:{name}"] = rio.write_table(flat, out / "tables" / f"{name}.csv")
+    for book, names in result.workbooks.items():
+        result.files[f"workbook:{book}"] = rio.write_workbook({n: result.tables[n] for n in names}, out / "tables" / f"{book}.xlsx")
     bar.update()
     bar.set_postfix_str("map")
     result.files["map"] = webmap.save_map(webmap.project_map(project, layers=result.layers), maps / f"{project.name}.html")

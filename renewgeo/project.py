@@ -70,6 +70,8 @@ log = logging.getLogger(__name__)
 
 TARGET_UNITS = ("m2", "ha", "mu", "km2", "m", "km", "count", "spaces", "places", "pct")
 _MEASURE = re.compile(r"^(count|area|length|gfa|sum\((?P<col>[A-Za-z_][A-Za-z0-9_]*)\))$")
+# Columns analyses derive for a layer kind; targets may use them before they exist.
+DERIVED_COLUMNS = {"buildings": {"footprint_m2", "gfa_m2", "gfa_source", "floors_used"}}
 _PROJECT_KEYS = {"name", "title", "title_zh", "crs", "repair", "description", "illustrative"}
 
 
@@ -587,8 +589,9 @@ def _parse_targets(
         if m and m.group("col"):
             cols_needed.append(m.group("col"))
         if gdf is not None:
+            kind = kinds.get(lname, lname)
             for c in cols_needed:
-                if c not in gdf.columns:
+                if c not in gdf.columns and c not in DERIVED_COLUMNS.get(kind, set()):
                     s = closest(c, [x for x in gdf.columns if x != gdf.geometry.name])
                     err(
                         f"uses column {c!r}, which layer {lname!r} does not have",

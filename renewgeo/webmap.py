@@ -53,7 +53,7 @@ _ORDER = (
     "amenities",
 )
 _TOOLTIP_FIELDS = {
-    "buildings": ["id", "name", "status", "treatment", "use_after", "floors", "gfa_m2"],
+    "buildings": ["id", "name", "status", "treatment", "use_after", "floors", "gfa_m2", "gfa_source"],
     "amenities": ["id", "name", "category", "capacity"],
     "outdoor_spaces": ["id", "name", "space_type"],
     "zones": ["id", "name", "name_zh"],
