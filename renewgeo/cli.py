@@ -5,7 +5,9 @@ Commands
 ``renewgeo demo``              run the bundled Chuangchuangyi sample end to end
 ``renewgeo run PROJECT``       run every analysis and write results, tables and map
 ``renewgeo area PROJECT``      the targets ledger and floor-area tables
+``renewgeo walk PROJECT``      walking distances, life circles, green access, isochrones
 ``renewgeo validate PROJECT``  print the validation report (exit 2 on errors)
+
 ``renewgeo info FILE``         layers, CRS, counts, bounds and columns of a file
 
 Exit codes: 0 ok, 2 invalid input (project, layers, CRS), 1 any other failure.
@@ -69,6 +71,33 @@ def _cmd_area(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_walk(args: argparse.Namespace) -> int:
+    from renewgeo import area, walkability
+
+    project = load_project(args.project, repair=args.repair)
+    buildings = area.building_gfa(project.layer("buildings")) if project.has("buildings") else None
+    walk = walkability.analyse(project, buildings=buildings)
+    print(f"{project.title}: walkability")
+    print(f"network: {walk.network.report.format()}")
+    with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 1):
+        print(walk.tables["life_circles"])
+        if "axis_catchment" in walk.tables:
+            print(walk.tables["axis_catchment"])
+    out = Path(args.out) if args.out else Path("renewgeo-output") / project.name
+    written = [rio.write_table(t if isinstance(t.index, pd.RangeIndex) else t.reset_index(), out / "tables" / f"{n}.csv")
+               for n, t in walk.tables.items()]
+    written.append(rio.write_workbook(walk.tables, out / "tables" / "walk.xlsx"))
+    layers = {"buildings": walk.buildings, "network_nodes": walk.nodes, "network_edges": walk.network.edges}
+    if len(walk.isochrones):
+        layers["isochrones"] = walk.isochrones
+    if len(walk.axis_gaps):
+        layers["axis_gaps"] = walk.axis_gaps
+    for name, layer in layers.items():
+        written.append(rio.write_layer(layer, out / "results.gpkg", layer=name))
+    print(f"wrote {len(written)} outputs under {out}")
+    return EXIT_OK
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     report = validate_project(args.project, repair=args.repair)
     print(report.format())
@@ -107,6 +136,10 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
     a.add_argument("--tolerance-pct", type=float, default=1.0, help="a target within this %% of its value is met (default 1)")
     a.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
+    w = sub.add_parser("walk", help="walking access to services, life circles, green access, isochrones")
+    w.add_argument("project")
+    w.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
+    w.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
     v = sub.add_parser("validate", help="validate a project; exit 2 on errors")
     v.add_argument("project")
     v.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
@@ -130,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_validate(args)
         if args.command == "area":
             return _cmd_area(args)
+        if args.command == "walk":
+            return _cmd_walk(args)
         return _cmd_info(args)
     except ValidationError as exc:
         print(f"renewgeo: the project has errors\n{exc.report.format()}", file=sys.stderr)

@@ -63,7 +63,27 @@ def _area(project: Project, result: RunResult) -> None:
     result.workbooks["area"] = list(tables)
 
 
-STEPS: list[Step] = [Step("inputs", _inputs), Step("area", _area)]
+def _walk(project: Project, result: RunResult) -> None:
+    from renewgeo import walkability
+
+    if not (project.has("buildings") and project.has("amenities") and any(project.has(k) for k in walkability.NETWORK_KINDS)):
+        log.info("walkability skipped: the project needs buildings, amenities and a line layer to walk on")
+        return
+    name = project.names_of("buildings")[0] if len(project.names_of("buildings")) == 1 else "buildings"
+    walk = walkability.analyse(project, buildings=result.layers.get(name))
+    result.layers[name] = walk.buildings
+    result.layers["network_nodes"] = walk.nodes
+    result.layers["network_edges"] = walk.network.edges
+    if len(walk.isochrones):
+        result.layers["isochrones"] = walk.isochrones
+    if len(walk.axis_gaps):
+        result.layers["axis_gaps"] = walk.axis_gaps
+    result.tables.update(walk.tables)
+    result.workbooks["walk"] = list(walk.tables)
+
+
+STEPS: list[Step] = [Step("inputs", _inputs), Step("area", _area), Step("walk", _walk)]
+
 
 
 def run_project(

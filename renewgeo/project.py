@@ -72,6 +72,7 @@ TARGET_UNITS = ("m2", "ha", "mu", "km2", "m", "km", "count", "spaces", "places",
 _MEASURE = re.compile(r"^(count|area|length|gfa|sum\((?P<col>[A-Za-z_][A-Za-z0-9_]*)\))$")
 # Columns analyses derive for a layer kind; targets may use them before they exist.
 DERIVED_COLUMNS = {"buildings": {"footprint_m2", "gfa_m2", "gfa_source", "floors_used"}}
+_TOP_KEYS = ["project", "layers", "targets", "thresholds", "vocabulary", "life_circles"]
 _PROJECT_KEYS = {"name", "title", "title_zh", "crs", "repair", "description", "illustrative"}
 
 
@@ -165,6 +166,7 @@ class Project:
         sources: Mapping[str, str] | None = None,
         report: ValidationReport | None = None,
         illustrative: bool = False,
+        life_circles: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         self.name = name
         self.crs = crs
@@ -179,6 +181,7 @@ class Project:
         self.sources = dict(sources or {})
         self.report = report or ValidationReport()
         self.illustrative = illustrative
+        self.life_circles = [dict(c) for c in life_circles] if life_circles else None
 
     # ------------------------------------------------------------------ access
     def __getitem__(self, name: str) -> gpd.GeoDataFrame:
@@ -646,6 +649,7 @@ def _assemble(
     report: ValidationReport,
     illustrative: bool,
     tomlfile: str | None = None,
+    life_circles: Sequence[Mapping[str, Any]] | None = None,
 ) -> Project:
     """Shared by load_project and Project.from_layers: CRS, GCJ-02, validation, reprojection."""
     extra_values = {
@@ -778,6 +782,7 @@ def _assemble(
         sources={s.name: s.source_label for s in specs},
         report=report,
         illustrative=illustrative,
+        life_circles=life_circles,
     )
 
 
@@ -805,8 +810,8 @@ def _load(path: str | os.PathLike[str], *, repair: bool | None) -> Project:
                 ]
             )
     for k in doc:
-        if k not in ("project", "layers", "targets", "thresholds", "vocabulary"):
-            s = closest(k, ["project", "layers", "targets", "thresholds", "vocabulary"])
+        if k not in _TOP_KEYS:
+            s = closest(k, _TOP_KEYS)
             report.extend(
                 [
                     Problem(
@@ -855,6 +860,7 @@ def _load(path: str | os.PathLike[str], *, repair: bool | None) -> Project:
         report=report,
         illustrative=bool(meta.get("illustrative", False)),
         tomlfile=tomlfile,
+        life_circles=doc.get("life_circles"),
     )
 
 

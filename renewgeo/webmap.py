@@ -39,26 +39,36 @@ _KIND_STYLE: dict[str, dict[str, Any]] = {
     "landscape_corridor": {"color": "#1a9850", "weight": 4, "dashArray": "8 4"},
     "trails": {"color": "#8c510a", "weight": 3, "dashArray": "2 4"},
     "constraints": {"color": "#e31a1c", "weight": 1, "fillColor": "#fb9a99", "fillOpacity": 0.5},
+    "axis_gaps": {"color": "#e31a1c", "weight": 4, "dashArray": "4 6"},
 }
+
 _ORDER = (
     "zones",
     "sites",
+    "isochrones",
     "constraints",
     "outdoor_spaces",
     "paths",
     "landscape_corridor",
     "trails",
     "pedestrian_axis",
+    "axis_gaps",
     "buildings",
     "amenities",
 )
+_NOT_DRAWN = ("network_nodes", "network_edges")
+_ISO_COLOURS = {5.0: "#54278f", 10.0: "#807dba", 15.0: "#bcbddc"}
+_DIST_BREAKS = ((300, "#1a9850"), (500, "#91cf60"), (800, "#fee08b"), (1000, "#fc8d59"), (float("inf"), "#d73027"))
 _TOOLTIP_FIELDS = {
     "buildings": ["id", "name", "status", "treatment", "use_after", "floors", "gfa_m2", "gfa_source"],
     "amenities": ["id", "name", "category", "capacity"],
     "outdoor_spaces": ["id", "name", "space_type"],
     "zones": ["id", "name", "name_zh"],
     "sites": ["id", "name", "release_year"],
+    "isochrones": ["origin", "minutes", "distance_m", "area_ha", "buildings", "gfa_m2"],
+    "axis_gaps": ["gap_m"],
 }
+
 _ALIASES = {"gfa_m2": "GFA (m²)", "floors": "floors", "capacity": "capacity"}
 
 
@@ -95,6 +105,8 @@ def project_map(project: Project, *, layers: Mapping[str, gpd.GeoDataFrame] | No
     all_layers = dict(project.layers)
     kinds = dict(project.kinds)
     for name, g in (layers or {}).items():
+        if name in _NOT_DRAWN:
+            continue
         all_layers[name] = g
         kinds.setdefault(name, name)
     bounds = rcrs.to_web(project.layer("sites") if project.has("sites") else next(iter(project.layers.values()))).total_bounds
@@ -121,7 +133,19 @@ def project_map(project: Project, *, layers: Mapping[str, gpd.GeoDataFrame] | No
                 return {"color": "#333333", "weight": 0.5, "fillColor": colour, "fillOpacity": 0.8}
 
             folium.GeoJson(web, style_function=style, tooltip=tooltip, name=name).add_to(fg)
+            if "daily_dist_m" in gdf.columns:
+                _distance_layer(gdf).add_to(m)
+        elif kind == "isochrones":
+            web["_colour"] = [_ISO_COLOURS.get(float(v), "#6a51a3") for v in gdf["minutes"]]
+            folium.GeoJson(
+                web,
+                style_function=lambda f: {"color": f["properties"]["_colour"], "weight": 1.5,
+                                          "fillColor": f["properties"]["_colour"], "fillOpacity": 0.12},
+                tooltip=tooltip,
+                name=name,
+            ).add_to(fg)
         elif kind == "amenities":
+
             folium.GeoJson(
                 web,
                 tooltip=tooltip,
@@ -145,3 +169,26 @@ def save_map(m: folium.Map, path: str | Path) -> Path:
     with atomic_path(dest) as tmp:
         m.save(str(tmp))
     return dest
+
+
+def _distance_colour(d: float | None) -> str:
+    if d is None or d != d:
+        return "#bdbdbd"
+    return next(c for limit, c in _DIST_BREAKS if d <= limit)
+
+
+def _distance_layer(buildings: gpd.GeoDataFrame) -> folium.FeatureGroup:
+    """Buildings coloured by walking distance to the nearest daily service."""
+    fields = [f for f in ("id", "name", "daily_dist_m", "lc_5min_missing", "lc_15min_missing") if f in buildings.columns]
+    web = _web_frame(buildings, fields)
+    raw = buildings["daily_dist_m"].to_numpy(dtype="float64")
+    web["_colour"] = [_distance_colour(float(d)) for d in raw]
+    fg = folium.FeatureGroup(name=f"distance to daily services ({len(buildings)})", show=False)
+    aliases = {"daily_dist_m": "walk to nearest daily service (m)", "lc_5min_missing": "5-min circle lacks",
+               "lc_15min_missing": "15-min circle lacks"}
+    folium.GeoJson(
+        web,
+        style_function=lambda f: {"color": "#333333", "weight": 0.5, "fillColor": f["properties"]["_colour"], "fillOpacity": 0.85},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[aliases.get(f, f) for f in fields]),
+    ).add_to(fg)
+    return fg

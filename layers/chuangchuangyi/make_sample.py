@@ -308,13 +308,20 @@ def make_amenities(buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     for i, (n, zh, x, y) in enumerate(stops):
         a.append((f"BS{i + 1}", f"{n} bus stop", f"{zh}公交站", "bus_stop", None, 18.0, None, None, Point(*at(x, y))))
     context = [
-        ("Neighbourhood supermarket", "社区超市", "supermarket", -500, 300),
-        ("Pharmacy", "药店", "pharmacy", 500, -300),
-        ("Community health station", "社区卫生服务站", "clinic", -500, -620),
-        ("Kindergarten", "幼儿园", "kindergarten", 500, 650),
-        ("Primary school", "小学", "primary_school", -500, 650),
-        ("Community centre", "社区服务中心", "community_centre", 480, -620),
+        # context services in the surrounding blocks, each beside a street
+        ("Neighbourhood supermarket", "社区超市", "supermarket", -500, 495),
+        ("Pharmacy", "药店", "pharmacy", 500, -495),
+        ("Community health station", "社区卫生服务站", "clinic", -500, -765),
+        ("Kindergarten", "幼儿园", "kindergarten", 500, 765),
+        ("Primary school", "小学", "primary_school", -500, 765),
+        ("Community centre", "社区服务中心", "community_centre", 655, -620),
+        ("Middle school", "初级中学", "secondary_school", -655, 300),
+        ("Elderly day-care centre", "老年人日间照料中心", "elderly_care", 655, 300),
+        ("Community library", "社区图书馆", "library", 150, 495),
+        ("North pharmacy", "北药店", "pharmacy", -200, 495),
     ]
+
+
     for i, (n, zh, cat, x, y) in enumerate(context):
         a.append((f"C{i + 1:02d}", n, zh, cat, None, None, None, None, Point(*at(x, y))))
     return gpd.GeoDataFrame(

@@ -1,0 +1,250 @@
+"""Walkability: hand-computable measures, exact against networkx on real Porto streets."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+import renewgeo as rg
+from renewgeo import area
+from renewgeo import walkability as W
+from renewgeo.network import build_network
+
+CRS = 32651
+
+
+def grid(n=5, step=100.0):
+    """An n x n street grid of `step` metres."""
+    ls = []
+    for i in range(n):
+        ls.append(shapely.LineString([(0, i * step), ((n - 1) * step, i * step)]))
+        ls.append(shapely.LineString([(i * step, 0), (i * step, (n - 1) * step)]))
+    return gpd.GeoDataFrame(geometry=ls, crs=CRS)
+
+
+def pts(xy, **cols):
+    return gpd.GeoDataFrame(cols, geometry=[shapely.Point(p) for p in xy], crs=CRS)
+
+
+# ------------------------------------------------------------------------ hand-computable
+def test_distances_counts_and_decay_on_a_line():
+    net = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1000, 0)])], crs=CRS))
+    o = pts([(100, 10)])
+    a = pts([(300, -5), (700, 0), (150, 20)], category=["cafe", "cafe", "clinic"])
+    r = W.accessibility(net, o, a, distances_m=[300, 1000])
+    # 10 (connector) + 200 (along) + 5 (connector) = 215; second cafe 10 + 600 = 610
+    assert r.loc[0, "cafe_nearest_m"] == pytest.approx(215.0)
+    assert r.loc[0, "clinic_nearest_m"] == pytest.approx(10 + 50 + 20)
+    assert r.loc[0, "cafe_count_300m"] == 1 and r.loc[0, "cafe_count_1000m"] == 2
+    assert r.loc[0, "cafe_gravity_300m"] == pytest.approx(np.exp(-4 / 300 * 215))
+    assert r.loc[0, "cafe_gravity_1000m"] == pytest.approx(np.exp(-4 / 1000 * 215) + np.exp(-4 / 1000 * 610))
+    assert r.loc[0, "cafe_linear_1000m"] == pytest.approx((1 - 215 / 1000) + (1 - 610 / 1000))
+    assert r.loc[0, "snap_m"] == pytest.approx(10.0) and r.loc[0, "note"] == ""
+
+
+def test_minutes_and_speed():
+    net = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (2000, 0)])], crs=CRS))
+    r = W.accessibility(net, pts([(0, 0)]), pts([(550, 0), (1100, 0)], category=["shop", "shop"]), minutes=[5, 10], speed_m_s=1.0)
+    assert r.loc[0, "shop_count_5min"] == 0 and r.loc[0, "shop_count_10min"] == 1
+    r = W.accessibility(net, pts([(0, 0)]), pts([(550, 0), (1100, 0)], category=["shop", "shop"]), minutes=[5, 10], speed_m_s=2.0)
+    assert r.loc[0, "shop_count_5min"] == 1 and r.loc[0, "shop_count_10min"] == 2
+    with pytest.raises(rg.RenewgeoError, match="speed_m_s"):
+        W.thresholds_m(minutes=[5], speed_m_s=0)
+
+
+def test_grid_distances_are_manhattan():
+    net = build_network(grid())
+    o = pts([(0, 0), (400, 400), (250, 100)])
+    a = pts([(400, 400)], category=["park"])
+    r = W.accessibility(net, o, a, distances_m=[800, 1000])
+    assert r["park_nearest_m"].tolist() == pytest.approx([800.0, 0.0, 150 + 300])
+    assert r["park_count_800m"].tolist() == [1, 1, 1]
+
+
+def test_bad_input_reported_not_silent():
+    g = grid()
+    island = gpd.GeoDataFrame(geometry=[shapely.LineString([(2000, 0), (2100, 0)])], crs=CRS)
+    net = build_network([g, island])
+    assert net.report.components == 2 and net.report.tiny_components == 1
+    o = pts([(0, 0), (2050, 5), (5000, 5000)], id=["home", "islander", "far"])
+    a = pts([(100, 0), (300, 0), (400, 0)], id=["a1", "a2", "a3"], category=["cafe", None, "cafe"])
+    r = W.accessibility(net, o.set_index("id"), a)
+    assert r.loc["home", "cafe_nearest_m"] == pytest.approx(100.0)
+    assert np.isnan(r.loc["islander", "cafe_nearest_m"]) and "none within 5000 m: cafe" in r.loc["islander", "note"]
+    assert np.isnan(r.loc["far", "cafe_nearest_m"]) and "not attached" in r.loc["far", "note"]
+    assert pd.isna(r.loc["far", "cafe_count_300m"])
+    assert r.attrs["uncategorised_amenities"] == ["a2"]
+
+
+def test_life_circles_hand_fixture():
+    net = build_network(grid())
+    homes = pts([(0, 0), (400, 400)], id=["h1", "h2"], gfa_m2=[1000.0, 3000.0], households=[10, 30])
+    amen = pts([(100, 0), (0, 200), (400, 300)], category=["kindergarten", "clinic", "clinic"])
+    circles = [{"name": "5min", "distance_m": 300, "required": [["kindergarten", "childcare"], ["clinic"]]},
+               {"name": "15min", "distance_m": 1000, "required": [["clinic"], ["school"]]}]
+    out = W.life_circles(net, homes, amen, circles=circles)
+    assert out["lc_5min_pass"].tolist() == [True, False]
+    assert out["lc_5min_missing"].tolist() == ["", "kindergarten|childcare"]
+    assert out["lc_15min_missing"].tolist() == ["school", "school"]
+    s = out.attrs["summary"]
+    assert s.loc["5min", "buildings_pass_pct"] == 50.0
+    assert s.loc["5min", "gfa_pass_pct"] == 25.0 and s.loc["5min", "households_pass_pct"] == 25.0
+    assert len(W.default_life_circles()) == 3
+
+
+def test_green_access_and_parks():
+    net = build_network(grid())
+    homes = pts([(0, 0), (400, 400)])
+    spaces = gpd.GeoDataFrame(
+        {"space_type": ["green", "park"]},
+        geometry=[shapely.box(10, 10, 90, 90), shapely.box(310, 310, 390, 390)], crs=CRS)
+    g = W.green_access(net, homes, spaces, entry_spacing_m=10, entry_touch_m=15)
+    # home 0 -> green entry at (10, 0)-ish: the outline runs 10 m from the streets
+    assert g.loc[0, "green_dist_m"] == pytest.approx(20.0, abs=0.5)
+    assert g.loc[1, "park_dist_m"] == pytest.approx(20.0, abs=0.5)
+    assert bool(g.loc[0, "green_ok"]) and not bool(g.loc[0, "park_ok"])  # the park is 600+ m away
+
+
+def test_axis_catchment_and_gaps():
+    net = build_network(grid())
+    axis = gpd.GeoDataFrame(geometry=[shapely.LineString([(200, 0), (200, 180)]), shapely.LineString([(200, 220), (200, 400)])], crs=CRS)
+    b = pts([(0, 0), (200, 200), (400, 400)], gfa_m2=[100.0, 100.0, 200.0])
+    out, summary, gaps = W.axis_catchment(net, b, axis, distances_m=[100, 300])
+    # (200, 200) sits in the gap: 20 m to the axis's nearest end
+    assert out["axis_dist_m"].tolist() == pytest.approx([200.0, 20.0, 200.0])
+
+    assert summary.loc[100.0, "gfa_pct"] == 25.0 and summary.loc[300.0, "gfa_pct"] == 100.0
+    assert not summary.attrs["continuous"] and summary.attrs["pieces"] == 2
+    assert len(gaps) == 1 and gaps["gap_m"].iloc[0] == pytest.approx(40.0)
+    assert gaps.geometry.iloc[0].centroid.equals(shapely.Point(200, 200))
+
+
+def test_isochrones_grow_and_cut_last_edge():
+    net = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (2000, 0)])], crs=CRS))
+    b = pts([(100, 5), (700, 5)], gfa_m2=[10.0, 20.0])
+    iso = W.isochrones(net, gpd.GeoSeries([shapely.Point(1000, 0)], crs=CRS), minutes=[5, 10], buffer_m=10, buildings=b)
+    assert iso["reachable_length_m"].tolist() == pytest.approx([600.0, 1200.0])  # 300 m each way, cut mid-edge
+    assert iso["area_m2"].is_monotonic_increasing
+    # planar: a 600 m stretch buffered by 10 m (area_m2 is the true area: UTM scale ~1.006 here, 500 km off its CM)
+    assert iso.geometry.area.iloc[0] == pytest.approx(600 * 20 + np.pi * 100, rel=1e-3)
+    assert iso.loc[0, "area_m2"] == pytest.approx(iso.geometry.area.iloc[0], rel=1e-2)
+
+    # the building at x=700 is 300 m along + 5 m off the street: outside 5 min, inside 10
+    assert iso["buildings"].tolist() == [0, 1] and iso["gfa_m2"].tolist() == [0.0, 20.0]
+
+
+
+def test_sample_project_walkability(sample):
+    b = area.building_gfa(sample["buildings"])
+    r = W.analyse(sample, buildings=b)
+    assert r.network.report.components == 1
+    assert r.tables["axis_catchment"]["continuous"].all()
+    assert r.buildings["daily_dist_m"].notna().all()
+    assert r.buildings["daily_dist_m"].max() < 600
+    iso = r.isochrones
+    assert iso["area_m2"].is_monotonic_increasing and iso["gfa_m2"].is_monotonic_increasing
+    lc = r.tables["life_circles"]
+    assert lc.loc["15min", "households_pass_pct"] == 100.0  # the talent apartments (B24) pass
+    assert set(r.tables) >= {"life_circles", "green_access", "axis_catchment", "walk_by_category", "network"}
+
+
+# ------------------------------------------------------------------------ against networkx
+def _add(g, a, b, w):
+    """Add an edge, keeping the shorter of parallel edges (nx.Graph holds one per pair)."""
+    if a != b and (not g.has_edge(a, b) or g[a][b]["weight"] > w):
+        g.add_edge(a, b, weight=float(w))
+
+
+def _nx_graph_with_points(net, groups):
+    """networkx graph of the network with every point inserted as a real node on its
+    nearest edge (the test's own implementation: split edges chained in order)."""
+    edges = net.edges.geometry.values
+    tree = shapely.STRtree(edges)
+    on_edge = {}
+    names = {}
+    for prefix, points in groups.items():
+        src, eidx = tree.query_nearest(points, max_distance=100, all_matches=False)
+        names[prefix] = {}
+        for i, e in zip(src, eidx, strict=True):
+            near = shapely.get_point(shapely.shortest_line(points[i], edges[e]), -1)
+            t = edges[e].project(near)
+            item = (prefix, int(i))
+            names[prefix][int(i)] = item
+            on_edge.setdefault(int(e), []).append((t, item, float(points[i].distance(near))))
+    g = nx.Graph()
+    for e, (u, v, length) in enumerate(zip(net.edges["u"], net.edges["v"], net.edges["length_m"], strict=True)):
+        stops = sorted(on_edge.get(e, []), key=lambda s: s[0])
+        prev, prev_t = int(u), 0.0
+        for k, (t, item, conn) in enumerate(stops):
+            mid = ("on", e, k)
+            _add(g, prev, mid, t - prev_t)
+            _add(g, mid, item, conn)
+            prev, prev_t = mid, t
+        _add(g, prev, int(v), float(length) - prev_t)
+    return g, names
+
+
+
+@pytest.fixture(scope="module")
+def porto(shared_data):
+    p = rg.io.read_osm(shared_data / "osm" / "porto_downtown.osm.pbf", what="paths")
+    proj = rg.Project.from_layers({"paths": p}, repair=True)
+    return build_network(proj["paths"])
+
+
+@pytest.mark.realdata
+def test_porto_distances_equal_networkx(porto):
+    net = porto
+    assert net.report.nodes > 3000
+    rng = np.random.default_rng(42)
+    _minx, _miny, _maxx, _maxy = net.edges.total_bounds
+    # 1,000 origins and 200 amenities snapped onto edges (random points near streets)
+    edges = net.edges.geometry.values
+    pick = rng.integers(0, len(edges), 1200)
+    base = shapely.line_interpolate_point(edges[pick], rng.uniform(0, 1, 1200), normalized=True)
+    xy = shapely.get_coordinates(base) + rng.normal(0, 8, (1200, 2))
+    origins = gpd.GeoDataFrame(geometry=shapely.points(xy[:1000]), crs=net.crs)
+    amen = gpd.GeoDataFrame({"category": ["cafe"] * 120 + ["clinic"] * 80}, geometry=shapely.points(xy[1000:]), crs=net.crs)
+    r = W.accessibility(net, origins, amen, distances_m=[300, 500, 1000], nearest_max_m=100000)
+    g, names = _nx_graph_with_points(net, {"o": origins.geometry.values, "a": amen.geometry.values})
+    o_names, a_names = names["o"], names["a"]
+    assert len(o_names) == 1000
+    for cat in ("cafe", "clinic"):
+        sources = [a_names[i] for i in np.flatnonzero(amen["category"] == cat)]
+        ref = nx.multi_source_dijkstra_path_length(g, sources)
+        ours = r[f"{cat}_nearest_m"].to_numpy()
+        theirs = np.array([ref.get(o_names[i], np.inf) for i in range(1000)])
+        reach = np.isfinite(theirs)
+        assert np.array_equal(np.isfinite(ours), reach)
+        assert np.abs(ours[reach] - theirs[reach]).max() < 1e-6
+    # counts equal a brute-force count over per-amenity Dijkstra
+    cafes = [a_names[i] for i in np.flatnonzero(amen["category"] == "cafe")]
+    counts = np.zeros((1000, 3), dtype=int)
+    lookup = {o_names[i]: i for i in range(1000)}
+    for s in cafes:
+        for node, d in nx.single_source_dijkstra_path_length(g, s, cutoff=1000).items():
+            if node in lookup:
+                counts[lookup[node]] += np.array([d <= 300, d <= 500, d <= 1000])
+    for j, t in enumerate(("300m", "500m", "1000m")):
+        assert np.array_equal(r[f"cafe_count_{t}"].to_numpy(dtype=int), counts[:, j])
+
+
+@pytest.mark.realdata
+def test_porto_downtown_buildings_and_pois(shared_data):
+    path = shared_data / "osm" / "porto_downtown.osm.pbf"
+    b = rg.io.read_osm(path, what="buildings")
+    a = rg.io.read_osm(path, what="amenities")
+    s = rg.io.read_osm(path, what="paths")
+    p = rg.Project.from_layers({"buildings": b, "amenities": a, "paths": s}, repair=True)
+    net = W.network_from_project(p)
+    r = W.accessibility(net, p["buildings"], p["amenities"], categories=["cafe", "pharmacy", "bus_stop"])
+    attached = r["note"] != r["note"].where(r["note"].str.startswith("not attached"), "")
+    assert len(r) == 11393
+    share = r["cafe_nearest_m"].notna().mean()
+    assert share > 0.95
+    assert r["cafe_nearest_m"].median() < 300  # downtown Porto: cafes everywhere
+    assert attached.sum() + r["cafe_nearest_m"].notna().sum() >= len(r) * 0.95
