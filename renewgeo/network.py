@@ -37,7 +37,8 @@ from scipy.sparse.csgraph import connected_components
 from renewgeo._errors import RenewgeoError
 from renewgeo.crs import require_metric
 
-__all__ = ["Attached", "Network", "NetworkReport", "attach", "build_network"]
+__all__ = ["Attached", "Network", "NetworkReport", "attach", "build_network", "network_from_arrays"]
+
 
 log = logging.getLogger(__name__)
 
@@ -579,3 +580,44 @@ def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeri
         edge_base=np.concatenate(eb).astype(np.int64), edge_t0=np.concatenate(t0), edge_t1=np.concatenate(t1),
         edge_u=all_u, edge_v=all_v, edge_w=all_w, node_xy=node_xy,
     )
+
+
+def network_from_arrays(node_xy: NDArray[np.float64], u: NDArray[np.int64], v: NDArray[np.int64], *, crs: Any,
+                        geometry: Sequence[Any] | None = None, tiny_component_m: float = 200.0) -> Network:
+    """A :class:`Network` from an already noded graph (e.g. from osmnx or a model), without repair.
+
+    Parameters
+    ----------
+    node_xy : (n, 2) array
+        Node coordinates in a metric CRS.
+    u, v : arrays of int
+        Edge end nodes.
+    crs : CRS-like
+        The metric CRS of the coordinates.
+    geometry : sequence of LineString, optional
+        Edge geometries (straight lines between the nodes by default).
+    tiny_component_m : float
+        As for :func:`build_network`.
+    """
+    node_xy = np.asarray(node_xy, dtype="float64")
+    u = np.asarray(u, dtype=np.int64)
+    v = np.asarray(v, dtype=np.int64)
+    if geometry is None:
+        geoms = np.asarray(shapely.linestrings(np.stack([node_xy[u], node_xy[v]], axis=1)), dtype=object)
+    else:
+        geoms = np.asarray(geometry, dtype=object)
+    probe = gpd.GeoSeries(geoms[:1], crs=crs)
+    require_metric(gpd.GeoDataFrame(geometry=probe), layer="network", what="a walking network")
+    length = shapely.length(geoms)
+    n = len(node_xy)
+    deg = np.bincount(np.concatenate([u, v]), minlength=n)
+    ncomp, comp = connected_components(coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n)), directed=False)
+    comp_len = np.bincount(comp[u], weights=length, minlength=ncomp)
+    report = NetworkReport(input_lines=len(u), nodes=n, edges=len(u), length_m=float(length.sum()), components=int(ncomp),
+                           largest_component_share=float(comp_len.max() / comp_len.sum()) if comp_len.sum() > 0 else 0.0,
+                           tiny_components=int((comp_len < tiny_component_m).sum()), dangling_ends=int((deg == 1).sum()))
+    nodes = gpd.GeoDataFrame({"node": np.arange(n), "degree": deg, "component": comp, "dangling": deg == 1},
+                             geometry=shapely.points(node_xy), crs=crs)
+    edges = gpd.GeoDataFrame({"u": u, "v": v, "length_m": length, "level": np.zeros(len(u), dtype=int),
+                              "kind": np.full(len(u), "line", dtype=object)}, geometry=geoms, crs=crs)
+    return Network(nodes=nodes, edges=edges, report=report)

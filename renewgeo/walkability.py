@@ -52,6 +52,8 @@ __all__ = [
     "isochrones",
     "life_circles",
     "network_from_project",
+    "node_accessibility",
+
     "thresholds_m",
 ]
 
@@ -680,3 +682,25 @@ def analyse(project: Project, *, buildings: gpd.GeoDataFrame | None = None) -> W
         "unattached_amenities": ", ".join(acc.attrs["unattached_amenities"]),
     }])
     return WalkResult(network=net, buildings=out, nodes=nodes, isochrones=iso, axis_gaps=gaps, tables=tables)
+
+
+def node_accessibility(
+    network: Network,
+    amenities: gpd.GeoDataFrame,
+    *,
+    categories: Sequence[str] | None = None,
+    distances_m: Sequence[float] | None = None,
+    minutes: Sequence[float] | None = None,
+    speed_m_s: float = 1.0,
+    max_snap_m: float = 100.0,
+    nearest_max_m: float = 5000.0,
+    category_column: str = "category",
+) -> pd.DataFrame:
+    """The measures of :func:`accessibility` at every node of the network (indexed by node id)."""
+    empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=network.crs))
+    r = accessibility(network, empty, amenities, categories=categories, distances_m=distances_m, minutes=minutes,
+                      speed_m_s=speed_m_s, max_snap_m=max_snap_m, nearest_max_m=nearest_max_m,
+                      category_column=category_column, nodes=True)
+    out: pd.DataFrame = r.attrs["nodes"]
+    out.attrs.update({k: v for k, v in r.attrs.items() if k != "nodes"})
+    return out
