@@ -133,7 +133,8 @@ def run_project(
         result.files[f"workbook:{book}"] = rio.write_workbook({n: result.tables[n] for n in names}, out / "tables" / f"{book}.xlsx")
     bar.update()
     bar.set_postfix_str("map")
-    result.files["map"] = webmap.save_map(webmap.project_map(project, layers=result.layers), maps / f"{project.name}.html")
+    result.files["map"] = webmap.save_map(webmap.meeting_map(project, result), maps / f"{project.name}.html")
+
     bar.update()
     bar.close()
     log.info("run of %s written to %s", project.name, out)

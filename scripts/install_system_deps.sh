@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, if any is missing:
-#   PostgreSQL + PostGIS (the PostGIS round-trip test starts its own server).
+#   PostgreSQL + PostGIS (the PostGIS round-trip test starts its own server);
+#   Chromium and CJK fonts (the maps are tested in headless Chromium; no tofu boxes).
+
 # Needs root or sudo; without either it says what to install and goes on (those tests
 # then skip with that reason outside CI, and fail in CI).
 set -euo pipefail
 
 pgv=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1 || true)
 pgv=${pgv:-15}
-want=("postgresql-$pgv" "postgresql-$pgv-postgis-3")
+want=("postgresql-$pgv" "postgresql-$pgv-postgis-3" chromium fonts-noto-cjk)
 
 missing=()
 for p in "${want[@]}"; do

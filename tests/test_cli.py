@@ -29,7 +29,8 @@ def test_demo_end_to_end(tmp_path):
     summary = pd.read_csv(tmp_path / "out" / "tables" / "layers.csv", encoding="utf-8-sig")
     assert summary.set_index("layer").loc["buildings", "features"] == 26
     html = (tmp_path / "maps" / "chuangchuangyi.html").read_text(encoding="utf-8")
-    assert "Chuang 06" in html and "buildings (26)" in html
+    assert "Chuang 06" in html and "Buildings (26)" in html
+
     assert "results.gpkg" in r.stdout
 
 
