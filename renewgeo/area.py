@@ -33,7 +33,7 @@ import shapely
 from renewgeo._errors import RenewgeoError, SchemaError
 from renewgeo._validate import closest
 from renewgeo.crs import require_metric
-from renewgeo.project import Project, Target
+from renewgeo.project import RESULT_LAYERS, Project, Target
 from renewgeo.units import area_columns, convert, true_area_m2, true_length_m, unit_family
 
 __all__ = [
@@ -627,7 +627,14 @@ def targets_ledger(
         try:
             g = frame(t.layer)
         except KeyError as exc:
+            if t.layer in RESULT_LAYERS:  # a result layer not computed in this call
+                rows.append({"id": t.id, "label": t.label, "label_zh": t.label_zh, "layer": t.layer, "filter": _filter_text(t.where),
+                             "measure": t.measure, "unit": t.unit, "target": t.value, "actual": np.nan, "pct_of_target": np.nan,
+                             "status": "not computed", "features": 0, "excluded_count": 0, "excluded_ids": "",
+                             "note": f"{t.layer!r} comes from an analysis: pass it in layers= (renewgeo run does)", "year": t.year})
+                continue
             raise SchemaError(f"target {t.id!r}: {exc.args[0]}") from None
+
         for col in t.where:
             _need_columns(g, [col], layer=t.layer, what=f"target {t.id!r}")
         mask = _mask(g, t.where)
@@ -661,7 +668,9 @@ def targets_ledger(
 AREA_GROUPS = ("zone", "use_after", "status", "treatment", "phase")
 
 
-def analyse(project: Project, *, tolerance_pct: float = 1.0) -> tuple[gpd.GeoDataFrame, dict[str, pd.DataFrame]]:
+def analyse(
+    project: Project, *, tolerance_pct: float = 1.0, layers: Mapping[str, gpd.GeoDataFrame] | None = None
+) -> tuple[gpd.GeoDataFrame, dict[str, pd.DataFrame]]:
     """Everything the area question asks of a project, as the CLI and ``run`` write it.
 
     Returns
@@ -682,7 +691,11 @@ def analyse(project: Project, *, tolerance_pct: float = 1.0) -> tuple[gpd.GeoDat
             floor_height_m=float(th.get("floor_height_m", 3.0)),
             floor_height_by_use=dict(th.get("floor_height_m_by_use", {})),
         )
-    tables["targets"] = pd.DataFrame(targets_ledger(project, tolerance_pct=tolerance_pct, layers={"buildings": buildings} if buildings is not None else None))
+    extra = dict(layers or {})
+    if buildings is not None:
+        extra[project.names_of("buildings")[0] if len(project.names_of("buildings")) == 1 else "buildings"] = buildings
+    tables["targets"] = pd.DataFrame(targets_ledger(project, tolerance_pct=tolerance_pct, layers=extra))
+
     if buildings is not None:
         for col in AREA_GROUPS:
             if col in buildings.columns:

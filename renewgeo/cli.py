@@ -6,6 +6,8 @@ Commands
 ``renewgeo run PROJECT``       run every analysis and write results, tables and map
 ``renewgeo area PROJECT``      the targets ledger and floor-area tables
 ``renewgeo walk PROJECT``      walking distances, life circles, green access, isochrones
+``renewgeo release PROJECT``   releasable land by parcel and year against targets
+
 ``renewgeo validate PROJECT``  print the validation report (exit 2 on errors)
 
 ``renewgeo info FILE``         layers, CRS, counts, bounds and columns of a file
@@ -98,6 +100,29 @@ def _cmd_walk(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_release(args: argparse.Namespace) -> int:
+    from renewgeo import area, land_release
+
+    project = load_project(args.project, repair=args.repair)
+    net, applied, tables = land_release.analyse(project)
+    _, area_tables = area.analyse(project, layers={"net_release": net})
+    tables["targets"] = area_tables["targets"]
+    print(f"{project.title}: land release")
+    with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 1):
+        if "release_by_year" in tables:
+            print(tables["release_by_year"])
+        print(tables["constraints_applied"])
+    print(area.format_ledger(tables["targets"]))
+    out = Path(args.out) if args.out else Path("renewgeo-output") / project.name
+    written = [rio.write_table(t if isinstance(t.index, pd.RangeIndex) else t.reset_index(), out / "tables" / f"{n}.csv")
+               for n, t in tables.items()]
+    written.append(rio.write_workbook(tables, out / "tables" / "release.xlsx"))
+    written.append(rio.write_layer(net, out / "results.gpkg", layer="net_release"))
+    written.append(rio.write_layer(applied, out / "results.gpkg", layer="constraints_applied"))
+    print(f"wrote {len(written)} outputs under {out}")
+    return EXIT_OK
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     report = validate_project(args.project, repair=args.repair)
     print(report.format())
@@ -136,6 +161,10 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
     a.add_argument("--tolerance-pct", type=float, default=1.0, help="a target within this %% of its value is met (default 1)")
     a.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
+    rl = sub.add_parser("release", help="releasable land: parcels minus constraints, by year, against targets")
+    rl.add_argument("project")
+    rl.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
+    rl.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
     w = sub.add_parser("walk", help="walking access to services, life circles, green access, isochrones")
     w.add_argument("project")
     w.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
@@ -165,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_area(args)
         if args.command == "walk":
             return _cmd_walk(args)
+        if args.command == "release":
+            return _cmd_release(args)
         return _cmd_info(args)
     except ValidationError as exc:
         print(f"renewgeo: the project has errors\n{exc.report.format()}", file=sys.stderr)

@@ -56,7 +56,9 @@ def _inputs(project: Project, result: RunResult) -> None:
 def _area(project: Project, result: RunResult) -> None:
     from renewgeo import area
 
-    buildings, tables = area.analyse(project, tolerance_pct=float(project.thresholds.get("target_tolerance_pct", 1.0)))
+    buildings, tables = area.analyse(
+        project, tolerance_pct=float(project.thresholds.get("target_tolerance_pct", 1.0)), layers=result.layers
+    )
     if len(buildings):
         result.layers[project.names_of("buildings")[0] if len(project.names_of("buildings")) == 1 else "buildings"] = buildings
     result.tables.update(tables)
@@ -82,7 +84,21 @@ def _walk(project: Project, result: RunResult) -> None:
     result.workbooks["walk"] = list(walk.tables)
 
 
-STEPS: list[Step] = [Step("inputs", _inputs), Step("area", _area), Step("walk", _walk)]
+def _release(project: Project, result: RunResult) -> None:
+    from renewgeo import land_release
+
+    if not (project.has("sites") and project.has("constraints")):
+        log.info("land release skipped: the project needs sites (parcels) and constraints")
+        return
+    net, applied, tables = land_release.analyse(project)
+    result.layers["net_release"] = net
+    result.layers["constraints_applied"] = applied
+    result.tables.update(tables)
+    result.workbooks["release"] = list(tables)
+
+
+STEPS: list[Step] = [Step("inputs", _inputs), Step("release", _release), Step("area", _area), Step("walk", _walk)]
+
 
 
 

@@ -72,6 +72,12 @@ TARGET_UNITS = ("m2", "ha", "mu", "km2", "m", "km", "count", "spaces", "places",
 _MEASURE = re.compile(r"^(count|area|length|gfa|sum\((?P<col>[A-Za-z_][A-Za-z0-9_]*)\))$")
 # Columns analyses derive for a layer kind; targets may use them before they exist.
 DERIVED_COLUMNS = {"buildings": {"footprint_m2", "gfa_m2", "gfa_source", "floors_used"}}
+# Layers that analyses produce, which targets may name: name -> (kind they derive from, their columns).
+RESULT_LAYERS = {
+    "net_release": ("sites", {"gross_area_m2", "removed_m2", "unusable_m2", "net_area_m2", "net_area_ha", "net_area_mu",
+                              "buildable_gfa_m2", "net_share_pct"}),
+}
+
 _TOP_KEYS = ["project", "layers", "targets", "thresholds", "vocabulary", "life_circles"]
 _PROJECT_KEYS = {"name", "title", "title_zh", "crs", "repair", "description", "illustrative"}
 
@@ -575,6 +581,15 @@ def _parse_targets(
         seen.add(tid)
         lname = str(t["layer"])
         gdf = layers.get(lname)
+        result_cols: set[str] = set()
+        if gdf is None and lname in RESULT_LAYERS:
+            base_kind, result_cols = RESULT_LAYERS[lname]
+            names = [n for n, k in kinds.items() if k == base_kind]
+            if len(names) != 1:
+                err(f"names the result layer {lname!r}, which needs exactly one {base_kind!r} layer", f"add one [layers.NAME] of kind {base_kind!r}",
+                    code="unknown_layer")
+                continue
+            gdf = layers[names[0]]
         if gdf is None:
             names = [n for n, k in kinds.items() if k == lname]
             gdf = layers.get(names[0]) if len(names) == 1 else None
@@ -594,7 +609,8 @@ def _parse_targets(
         if gdf is not None:
             kind = kinds.get(lname, lname)
             for c in cols_needed:
-                if c not in gdf.columns and c not in DERIVED_COLUMNS.get(kind, set()):
+                if c not in gdf.columns and c not in DERIVED_COLUMNS.get(kind, set()) and c not in result_cols:
+
                     s = closest(c, [x for x in gdf.columns if x != gdf.geometry.name])
                     err(
                         f"uses column {c!r}, which layer {lname!r} does not have",

@@ -78,6 +78,16 @@ _TEXT: dict[str, tuple[str, str]] = {
     "new": ("新建", "new"),
     "unknown": ("未知", "unknown"),
     "release_year": ("释放年份", "release year"),
+    "net_release": ("可释放用地", "Releasable land"),
+    "constraints_applied": ("扣除用地（按原因）", "Land taken, by reason"),
+    "road": ("道路红线", "road red lines"),
+    "river": ("河道绿线", "river setback"),
+    "green_corridor": ("绿廊", "green corridor"),
+    "protected_building": ("保护建筑", "protected buildings"),
+    "retained_building": ("保留建筑", "retained buildings"),
+    "slope": ("陡坡", "steep slopes"),
+    "setback": ("退线", "setbacks"),
+    "other": ("其他", "other"),
 }
 _FIELDS: dict[str, tuple[str, str]] = {
     "id": ("编号", "id"),
@@ -103,6 +113,9 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "gap_m": ("断开距离 (m)", "gap (m)"),
     "length_m": ("长度 (m)", "length (m)"),
     "constraint_type": ("限制类型", "constraint"),
+    "gross_area_m2": ("总面积 (m²)", "gross (m²)"),
+    "buildable_gfa_m2": ("可建面积 (m²)", "buildable GFA (m²)"),
+    "area_mu": ("面积 (亩)", "area (mu)"),
 }
 _TOOLTIPS = {
     "buildings": ["id", "name", "status", "treatment", "use_after", "floors", "gfa_m2", "gfa_source"],
@@ -117,6 +130,8 @@ _TOOLTIPS = {
     "trails": ["name", "name_zh"],
     "paths": ["name", "name_zh"],
     "constraints": ["id", "constraint_type"],
+    "net_release": ["id", "land_use", "release_year", "gross_area_m2", "net_area_mu", "buildable_gfa_m2"],
+    "constraints_applied": ["constraint_type", "area_mu"],
 }
 _LINE_STYLE: dict[str, dict[str, Any]] = {
     "paths": {"color": "#8c8c8c", "weight": 2, "opacity": 0.9},
@@ -130,7 +145,8 @@ _AREA_STYLE: dict[str, dict[str, Any]] = {
     "outdoor_spaces": {"color": "#4daf4a", "weight": 0.5, "fillColor": "#b8e186", "fillOpacity": 0.55},
     "constraints": {"color": "#e31a1c", "weight": 1, "fillColor": "#fb9a99", "fillOpacity": 0.45},
 }
-_ORDER = ("zones", "sites", "isochrones", "constraints", "outdoor_spaces", "paths", "landscape_corridor", "trails",
+_ORDER = ("zones", "sites", "net_release", "constraints_applied", "isochrones",
+ "constraints", "outdoor_spaces", "paths", "landscape_corridor", "trails",
           "pedestrian_axis", "axis_gaps", "distance", "buildings", "amenities")
 _NOT_DRAWN = ("network_nodes", "network_edges")
 _ISO_COLOURS = {5.0: "#54278f", 10.0: "#807dba", 15.0: "#bcbddc"}
@@ -187,7 +203,17 @@ def _distance_colour(d: float) -> str:
 def _prepare(gdf: gpd.GeoDataFrame, fields: list[str], *, layer: str, simplify_m: float, shift: bool) -> gpd.GeoDataFrame:
     """Reduce a layer for the web: simplified, in EPSG:4326 (or GCJ-02), ~0.1 m precision."""
     g = gdf[[*fields, gdf.geometry.name]].copy()
+    mixed = (g.geom_type == "GeometryCollection").to_numpy()
+    if mixed.any():  # overlay results: keep the parts Leaflet can draw, polygons first
+        vals = g.geometry.values.copy()
+        for i in np.flatnonzero(mixed):
+            parts = shapely.get_parts(vals[i])
+            tid = shapely.get_type_id(parts)
+            keep = parts[tid == 3] if (tid == 3).any() else parts[tid == 1]
+            vals[i] = shapely.multipolygons(keep) if (tid == 3).any() else shapely.multilinestrings(keep)
+        g[g.geometry.name] = vals
     if g.crs is None:
+
         raise RenewgeoError(f"map layer {layer!r} has no CRS; set it before drawing")
     if simplify_m > 0 and not rcrs.is_geographic(g.crs):
         poly_or_line = ~g.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
@@ -446,6 +472,14 @@ def meeting_map(
             empty.append(label)
             continue
         fields = [f for f in _TOOLTIPS.get(kind, ["id", "name"]) if f in gdf.columns]
+        blank = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+        if blank.all():
+            empty.append(label)
+            continue
+        if blank.any():  # e.g. parcels with no releasable land left: nothing to draw
+            empty.append(f"{label}: {int(blank.sum())} of {len(gdf)}")
+            gdf = gdf[~blank]
+
         web = _prepare(gdf, fields, layer=name, simplify_m=simplify_m, shift=shift)
         fg = folium.FeatureGroup(name=f"{label} ({len(gdf):,})", show=kind not in ("isochrones",))
         tip = _tooltip(fields, lang)
@@ -504,7 +538,23 @@ def meeting_map(
                 legend.append(f"<h2>{html.escape(_t('isochrones', lang))}</h2>" + "".join(
                     f"<div><span class='sw' style='background:{c}'></span>{float(v):g} {html.escape(_t('minutes', lang))}</div>"
                     for v, c in zip(gdf["minutes"], cols, strict=True)))
-        elif kind == "sites" and "release_year" in gdf.columns and gdf["release_year"].notna().any():
+        elif kind == "constraints_applied":
+            ccol = {"road": "#636363", "river": "#3182bd", "green_corridor": "#31a354", "protected_building": "#e6550d",
+                    "retained_building": "#fdae6b", "slope": "#8c6d31", "setback": "#bdbdbd", "other": "#9e9ac8"}
+            cols = [ccol.get(str(t), "#9e9ac8") for t in gdf["constraint_type"]]
+            folium.GeoJson(_geojson(web, {"_c": cols}), tooltip=tip,
+                           style_function=lambda f: {"color": f["properties"]["_c"], "weight": 0.5, "fillColor": f["properties"]["_c"],
+                                                     "fillOpacity": 0.6},
+                           ).add_to(fg)
+            legend.append(f"<h2>{html.escape(_t('constraints_applied', lang))}</h2>" + "".join(
+                f"<div><span class='sw' style='background:{ccol.get(str(t), '#9e9ac8')}'></span>{html.escape(_t(str(t), lang))}</div>"
+                for t in gdf["constraint_type"]))
+        elif kind == "sites" and "net_release" in layers:  # parcels as outlines under their releasable land
+            folium.GeoJson(_geojson(web), tooltip=tip,
+                           style_function=lambda _f: {"color": "#252525", "weight": 1.2, "fillOpacity": 0.0}).add_to(fg)
+        elif kind in ("sites", "net_release") and "release_year" in gdf.columns and gdf["release_year"].notna().any():
+
+
             years = gdf["release_year"].astype("Int64")
             uniq_years = sorted(int(y) for y in years.dropna().unique())
             ycol = {y: _YEAR_COLOURS[i % len(_YEAR_COLOURS)] for i, y in enumerate(uniq_years)}
@@ -512,7 +562,8 @@ def meeting_map(
             folium.GeoJson(_geojson(web, {"_c": cols}), tooltip=tip,
                            style_function=lambda f: {"color": "#333", "weight": 1, "fillColor": f["properties"]["_c"], "fillOpacity": 0.55},
                            ).add_to(fg)
-            legend.append(f"<h2>{html.escape(_t('sites', lang))}: {html.escape(_t('release_year', lang))}</h2>" + "".join(
+            legend.append(f"<h2>{html.escape(_t(kind, lang))}: {html.escape(_t('release_year', lang))}</h2>" + "".join(
+
                 f"<div><span class='sw' style='background:{c}'></span>{y}</div>" for y, c in ycol.items()))
         elif kind in _LINE_STYLE:
             st = _LINE_STYLE[kind]

@@ -2,7 +2,8 @@
 
 >>> import renewgeo as rg
 >>> rg.datasets.available()
-['chuangchuangyi']
+['chuangchuangyi', 'shibei_relocation']
+
 >>> (rg.datasets.get_path("chuangchuangyi") / "project.toml").exists()
 True
 """

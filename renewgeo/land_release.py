@@ -1,0 +1,438 @@
+"""Land release: parcels minus constraints = releasable land, capacity and phasing.
+
+Constraint rules (buffers in metres, in the project's metric CRS):
+
+======================  ===============================================================
+``road``                red line: the centre line buffered by half its ``width_m``
+                        (default ``road_width_m``); polygons are taken as drawn
+``river``,              blue/green corridor: buffered by ``buffer_m`` (default
+``green_corridor``      ``river_setback_m``)
+``protected_building``  footprint plus ``buffer_m`` (default ``protection_buffer_m``)
+``retained_building``   footprint plus ``buffer_m`` (default 0)
+``slope``, ``setback``, as drawn plus ``buffer_m`` (default 0)
+``other``
+======================  ===============================================================
+
+Per parcel, the area each constraint type removes is counted once, in a stated priority
+order (default :data:`PRIORITY`): a piece of land under both a road and a river setback
+counts as road. So ``gross = net + unusable + sum(removed)`` holds on every parcel.
+Leftover fragments smaller than ``min_area_m2`` or narrower than ``min_width_m`` (a
+negative-buffer test) are not releasable and are reported as ``unusable``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from renewgeo._errors import RenewgeoError, SchemaError
+from renewgeo.crs import require_metric
+from renewgeo.project import Project
+from renewgeo.units import M2_PER_MU, area_columns
+
+__all__ = ["PRIORITY", "analyse", "constraint_geometries", "overlaps", "release", "release_by_year", "screen_inefficient"]
+
+log = logging.getLogger(__name__)
+
+PRIORITY = ("road", "river", "green_corridor", "protected_building", "retained_building", "slope", "setback", "other")
+DEFAULTS = {"road_width_m": 20.0, "river_setback_m": 30.0, "protection_buffer_m": 10.0, "retained_buffer_m": 0.0}
+
+
+def _num(gdf: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in gdf.columns:
+        return np.full(len(gdf), np.nan)
+    return pd.to_numeric(gdf[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def constraint_geometries(constraints: gpd.GeoDataFrame, *, rules: Mapping[str, float] | None = None,
+                          layer: str = "constraints") -> gpd.GeoDataFrame:
+    """Turn constraint features into the land they take, by the rules of their type.
+
+    Parameters
+    ----------
+    constraints : GeoDataFrame
+        Features with ``constraint_type`` and optionally ``width_m`` (roads) and
+        ``buffer_m``; lines, polygons or points; in a metric CRS.
+    rules : mapping, optional
+        Defaults: ``road_width_m`` (20), ``river_setback_m`` (30),
+        ``protection_buffer_m`` (10), ``retained_buffer_m`` (0).
+    layer : str
+        Name for messages.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``constraint_type``, ``source_id``, ``buffer_m`` and the polygon taken.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> c = gpd.GeoDataFrame({"constraint_type": ["road"], "width_m": [20.0]},
+    ...                      geometry=[shapely.LineString([(500000, 0), (500100, 0)])], crs=32651)
+    >>> round(float(constraint_geometries(c).area.iloc[0]), 1)  # 100 x 20 + round ends (32-gon)
+    2312.1
+
+    """
+    require_metric(constraints, layer=layer, what="land release")
+    if "constraint_type" not in constraints.columns:
+        raise SchemaError(f"{layer!r} needs a constraint_type column (road, river, protected_building ...)")
+    r = {**DEFAULTS, **(rules or {})}
+    ctype = constraints["constraint_type"].astype("object").fillna("other").astype(str).to_numpy()
+    width = _num(constraints, "width_m")
+    buf = _num(constraints, "buffer_m")
+    dist = np.zeros(len(constraints))
+    is_road = ctype == "road"
+    geoms = constraints.geometry.values
+    poly = np.isin(shapely.get_type_id(geoms), [3, 6])
+    dist[is_road] = np.where(np.isnan(width[is_road]), r["road_width_m"], width[is_road]) / 2.0
+    dist[is_road & poly] = np.nan_to_num(buf[is_road & poly])
+    for t, key in (("river", "river_setback_m"), ("green_corridor", "river_setback_m"),
+                   ("protected_building", "protection_buffer_m"), ("retained_building", "retained_buffer_m")):
+        m = ctype == t
+        dist[m] = np.where(np.isnan(buf[m]), r[key], buf[m])
+    other = ~np.isin(ctype, ["road", "river", "green_corridor", "protected_building", "retained_building"])
+    dist[other] = np.nan_to_num(buf[other])
+    bad = (dist == 0) & ~poly
+    if bad.any():
+        ids = (constraints["id"].astype(str).to_numpy() if "id" in constraints.columns else np.arange(len(constraints)).astype(str))[bad]
+        raise RenewgeoError(f"{layer!r}: {int(bad.sum())} line or point constraint(s) take no land (no width or buffer): "
+                            f"{', '.join(ids[:10])}; give width_m (roads) or buffer_m")
+    taken = np.where(dist > 0, shapely.buffer(geoms, dist), geoms)
+    taken = shapely.make_valid(taken)
+    return gpd.GeoDataFrame({
+        "constraint_type": ctype,
+        "source_id": constraints["id"].astype(str).to_numpy() if "id" in constraints.columns else np.arange(len(constraints)).astype(str),
+        "buffer_m": dist,
+    }, geometry=taken, crs=constraints.crs)
+
+
+def overlaps(parcels: gpd.GeoDataFrame, *, id_column: str = "id", min_area_m2: float = 1.0) -> pd.DataFrame:
+    """Pairs of parcels that overlap, with the overlap area (m2): a data error to fix."""
+    g = parcels.geometry.values
+    a, b = parcels.sindex.query(g, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    area = shapely.area(shapely.intersection(g[a], g[b]))
+    sel = area >= min_area_m2
+    ids = parcels[id_column].astype(str).to_numpy() if id_column in parcels.columns else np.arange(len(parcels)).astype(str)
+    return pd.DataFrame({"parcel_a": ids[a[sel]], "parcel_b": ids[b[sel]], "overlap_m2": area[sel]})
+
+
+def release(
+    parcels: gpd.GeoDataFrame,
+    constraints: gpd.GeoDataFrame,
+    *,
+    priority: Sequence[str] = PRIORITY,
+    min_area_m2: float = 1000.0,
+    min_width_m: float = 20.0,
+    far_by_land_use: Mapping[str, float] | None = None,
+    floor_height_m: float = 3.0,
+    id_column: str = "id",
+    prepared: bool = False,
+    rules: Mapping[str, float] | None = None,
+) -> gpd.GeoDataFrame:
+    """Releasable land of every parcel: gross minus constraints, fragments dropped.
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        Parcels (``sites``) in a metric CRS; optional ``far_planned``, ``land_use``,
+        ``coverage_max``, ``height_limit_m``, ``release_year``, ``phase``.
+    constraints : GeoDataFrame
+        Raw constraint features (see :func:`constraint_geometries`) or, with
+        ``prepared=True``, its output.
+    priority : sequence of str
+        Order in which overlapping constraints claim land; types not listed come after.
+    min_area_m2, min_width_m : float
+        Leftover pieces smaller or narrower than these are unusable.
+    far_by_land_use : mapping, optional
+        Planned FAR per ``land_use`` where a parcel has no ``far_planned``.
+    floor_height_m : float
+        Storey height used with ``height_limit_m``.
+    id_column : str
+        Parcel id column.
+    prepared : bool
+        ``constraints`` are already the output of :func:`constraint_geometries`.
+    rules : mapping, optional
+        Passed to :func:`constraint_geometries`.
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per parcel, geometry = the releasable land: ``gross_area_m2``,
+        ``removed_<type>_m2`` per type, ``unusable_m2`` (fragments), ``net_area_m2`` /
+        ``_ha`` / ``_mu``, ``fragments_dropped``, ``far_used``, ``buildable_gfa_m2``
+        and ``gfa_limited_by``, with the parcel's own columns.
+    """
+    require_metric(parcels, layer="parcels", what="land release")
+    if parcels.crs != constraints.crs:
+        raise RenewgeoError(f"release: parcels are in {parcels.crs} but constraints in {constraints.crs}; load both through one project")
+    if min_area_m2 < 0 or min_width_m < 0:
+        raise RenewgeoError("min_area_m2 and min_width_m must be >= 0")
+    cons = constraints if prepared else constraint_geometries(constraints, rules=rules)
+    types = list(dict.fromkeys([t for t in priority if t in set(cons["constraint_type"])] +
+                               sorted(set(cons["constraint_type"]) - set(priority))))
+    pg = np.asarray(parcels.geometry.values, dtype=object)
+    n = len(parcels)
+    gross = shapely.area(pg)
+    cg = np.asarray(cons.geometry.values, dtype=object)
+    ci, pi = parcels.sindex.query(cg, predicate="intersects")
+    shapely.prepare(pg)
+    ctype_all = cons["constraint_type"].to_numpy()
+    # chunks of parcels on a thread pool: shapely's vectorised GEOS calls release the GIL
+    n_chunks = max(1, min(4 * (os.cpu_count() or 1), n // 2000 + 1))
+    bounds = np.linspace(0, n, n_chunks + 1).astype(int)
+    order = np.argsort(pi, kind="stable")
+    pi_s, ci_s = pi[order], ci[order]
+    cut = np.searchsorted(pi_s, bounds)
+
+    def work(j: int) -> tuple[int, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        lo, hi = bounds[j], bounds[j + 1]
+        sl = slice(cut[j], cut[j + 1])
+        removed_j, unus, drop, net_a, net_g = _release_chunk(
+            pg[lo:hi], pi_s[sl] - lo, cg[ci_s[sl]], ctype_all[ci_s[sl]], types, min_area_m2, min_width_m)
+        return j, removed_j, unus, drop, net_a, net_g, np.arange(lo, hi)
+
+    removed = {t: np.zeros(n) for t in types}
+    unusable = np.zeros(n)
+    dropped = np.zeros(n, dtype=int)
+    net_area = np.zeros(n)
+    net_final = np.empty(n, dtype=object)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for _j, removed_j, unus, drop, net_a, net_g, rows in pool.map(work, range(n_chunks)):
+            for t in types:
+                removed[t][rows] = removed_j[t]
+            unusable[rows], dropped[rows], net_area[rows], net_final[rows] = unus, drop, net_a, net_g
+    prev_area = np.sum([removed[t] for t in types], axis=0) if types else np.zeros(n)
+    out = parcels.drop(columns=parcels.geometry.name).copy()
+    out["gross_area_m2"] = gross
+    for t in types:
+        out[f"removed_{t}_m2"] = removed[t]
+    out["removed_m2"] = prev_area
+    out["unusable_m2"] = unusable
+    out["fragments_dropped"] = dropped
+    out = out.join(area_columns(pd.Series(net_area, index=out.index), "net_area"))
+    out["net_share_pct"] = np.divide(net_area, gross, out=np.zeros(n), where=gross > 0) * 100
+    # capacity
+    far = _num(parcels, "far_planned")
+    if far_by_land_use and "land_use" in parcels.columns:
+        table = parcels["land_use"].astype("object").map(dict(far_by_land_use)).to_numpy(dtype="float64", na_value=np.nan)
+        far = np.where(np.isnan(far), table, far)
+    cover = _num(parcels, "coverage_max")
+    height = _num(parcels, "height_limit_m")
+    by_far = net_area * far
+    by_form = net_area * cover * np.floor(height / floor_height_m)
+    gfa = np.where(np.isnan(by_form), by_far, np.where(np.isnan(by_far), by_form, np.minimum(by_far, by_form)))
+    limited = np.where(np.isnan(gfa), "no FAR or form limits", np.where(~np.isnan(by_form) & (np.isnan(by_far) | (by_form < by_far)),
+                                                                      "coverage x height", "FAR"))
+    out["far_used"] = far
+    out["buildable_gfa_m2"] = gfa
+    out["gfa_limited_by"] = limited
+    return gpd.GeoDataFrame(out, geometry=net_final, crs=parcels.crs)
+
+
+def release_by_year(net: gpd.GeoDataFrame, *, year_column: str = "release_year") -> pd.DataFrame:
+    """Net release per year and cumulative, in m2, ha and mu."""
+    if year_column not in net.columns:
+        raise SchemaError(f"release_by_year: parcels need a {year_column!r} column (the year each is released)")
+    y = net[year_column]
+    g = pd.DataFrame({"year": y.astype("Int64"), "parcels": 1, "gross_area_m2": net["gross_area_m2"], "net_area_m2": net["net_area_m2"],
+                      "buildable_gfa_m2": net["buildable_gfa_m2"].fillna(0.0)})
+    missing = int(g["year"].isna().sum())
+    if missing:
+        log.warning("%d parcel(s) have no %s and are not in the yearly release", missing, year_column)
+    t = g.dropna(subset=["year"]).groupby("year")[["parcels", "gross_area_m2", "net_area_m2", "buildable_gfa_m2"]].sum()
+    t["net_area_ha"] = t["net_area_m2"] / 1e4
+    t["net_area_mu"] = t["net_area_m2"] / M2_PER_MU
+    t["cumulative_net_mu"] = t["net_area_mu"].cumsum()
+    t.attrs["parcels_without_year"] = missing
+    return t
+
+
+def screen_inefficient(
+    parcels: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    *,
+    outdoor_spaces: gpd.GeoDataFrame | None = None,
+    far_min: float = 1.0,
+    coverage_min_pct: float = 30.0,
+    vacancy_max_pct: float = 30.0,
+    admin_share_max_pct: float = 7.0,
+    green_ratio_max_pct: float = 20.0,
+    admin_uses: Sequence[str] = ("office", "apartment", "residential", "public_service"),
+    id_column: str = "id",
+) -> pd.DataFrame:
+    """Flags of inefficient industrial land with the measured values.
+
+    Indicators (national industrial-land guidance): building coverage >= 30%,
+    administrative and living floor area <= 7% of the total, green ratio <= 20%; plus
+    FAR below ``far_min`` and the share of floor area standing idle.
+    """
+    from renewgeo import area
+
+    d = area.density(parcels, buildings, outdoor_spaces=outdoor_spaces, id_column=id_column, layer="parcels")
+    b = area._enriched(buildings)
+    gfa = b["gfa_m2"].fillna(0.0).to_numpy()
+    bi, pi = parcels.sindex.query(b.geometry.representative_point().values, predicate="within")
+    n = len(parcels)
+    idle = b["status"].astype("object").isin(["idle"]).to_numpy() if "status" in b.columns else np.zeros(len(b), bool)
+    use = b["use_after"] if "use_after" in b.columns else b.get("use_before", pd.Series(None, index=b.index))
+    admin = use.astype("object").isin(list(admin_uses)).to_numpy()
+    tot = np.bincount(pi, weights=gfa[bi], minlength=n)
+    vac = np.bincount(pi, weights=gfa[bi] * idle[bi], minlength=n)
+    adm = np.bincount(pi, weights=gfa[bi] * admin[bi], minlength=n)
+    out = d[["land_m2", "land_mu", "gfa_m2", "far", "coverage_pct", "green_ratio_pct"]].copy()
+    out["vacancy_pct"] = np.divide(vac, tot, out=np.full(n, np.nan), where=tot > 0) * 100
+    out["admin_share_pct"] = np.divide(adm, tot, out=np.full(n, np.nan), where=tot > 0) * 100
+    out["flag_low_far"] = out["far"] < far_min
+    out["flag_low_coverage"] = out["coverage_pct"] < coverage_min_pct
+    out["flag_vacant"] = out["vacancy_pct"] > vacancy_max_pct
+    out["flag_admin_share"] = out["admin_share_pct"] > admin_share_max_pct
+    out["flag_green_ratio"] = out["green_ratio_pct"] > green_ratio_max_pct
+    flags = out[[c for c in out.columns if c.startswith("flag_")]]
+    out["inefficient"] = flags.any(axis=1)
+    out["reasons"] = flags.apply(lambda r: ", ".join(c[5:] for c, v in r.items() if v), axis=1)
+    return out
+
+
+def analyse(project: Project) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, pd.DataFrame]]:
+    """Everything ``renewgeo release`` and ``run`` compute: net release, constraints, tables.
+
+    Thresholds (``[thresholds]``): ``road_width_m``, ``river_setback_m``,
+    ``protection_buffer_m``, ``retained_buffer_m``, ``min_fragment_m2`` (1000),
+    ``min_width_m`` (20), ``floor_height_m``; ``[thresholds.far_by_land_use]``;
+    ``constraint_priority`` (list).
+    """
+    th = project.thresholds
+    if not project.has("sites"):
+        raise SchemaError(f"project {project.name!r} has no sites (parcels) layer to release")
+    parcels = project.layer("sites")
+    if project.has("constraints"):
+        raw = project.layer("constraints")
+    else:
+        raw = gpd.GeoDataFrame({"constraint_type": pd.Series(dtype=str)}, geometry=[], crs=project.crs)
+    rules = {k: float(th[k]) for k in DEFAULTS if k in th}
+    cons = constraint_geometries(raw, rules=rules) if len(raw) else gpd.GeoDataFrame(
+        {"constraint_type": [], "source_id": [], "buffer_m": []}, geometry=[], crs=project.crs)
+    net = release(parcels, cons, prepared=True, priority=list(th.get("constraint_priority", PRIORITY)),
+                  min_area_m2=float(th.get("min_fragment_m2", 1000.0)), min_width_m=float(th.get("min_width_m", 20.0)),
+                  far_by_land_use=dict(th.get("far_by_land_use", {})), floor_height_m=float(th.get("floor_height_m", 3.0)))
+    tables: dict[str, pd.DataFrame] = {"release_by_parcel": pd.DataFrame(net.drop(columns=net.geometry.name))}
+    if "release_year" in net.columns:
+        tables["release_by_year"] = release_by_year(net)
+    ov = overlaps(parcels)
+    if len(ov):
+        log.warning("%d pair(s) of parcels overlap; see tables/parcel_overlaps.csv", len(ov))
+        tables["parcel_overlaps"] = ov
+    # the land each constraint type takes within the parcels, once (priority order)
+    clip = shapely.union_all(parcels.geometry.values)
+    applied = []
+    taken = shapely.Polygon()
+    for t in list(dict.fromkeys([*th.get("constraint_priority", PRIORITY), *sorted(set(cons["constraint_type"]))])):
+        sub = cons[cons["constraint_type"] == t]
+        if not len(sub):
+            continue
+        geom = _polygonal(shapely.difference(shapely.intersection(shapely.union_all(sub.geometry.values), clip), taken))
+        taken = shapely.union(taken, geom)
+        applied.append({"constraint_type": t, "features": len(sub), "area_m2": float(shapely.area(geom)), "geometry": geom})
+    applied_gdf = gpd.GeoDataFrame(applied, geometry="geometry", crs=project.crs) if applied else gpd.GeoDataFrame(
+        {"constraint_type": [], "features": [], "area_m2": []}, geometry=[], crs=project.crs)
+    if len(applied_gdf):
+        applied_gdf["area_mu"] = applied_gdf["area_m2"] / M2_PER_MU
+    tables["constraints_applied"] = pd.DataFrame(applied_gdf.drop(columns="geometry"))
+    if project.has("buildings"):
+        tables["inefficient_land"] = screen_inefficient(parcels, project.layer("buildings"),
+                                                        outdoor_spaces=project.layer("outdoor_spaces") if project.has("outdoor_spaces") else None)
+    return net, applied_gdf, tables
+
+
+def _polygonal(geom: Any) -> Any:
+    """The polygon parts of an overlay result (slivers of lines and points dropped)."""
+    parts = shapely.get_parts(geom)
+    polys = parts[np.isin(shapely.get_type_id(parts), [3])]
+    if len(polys) == 0:
+        return shapely.MultiPolygon()
+    return polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
+
+
+
+def _grouped_union(keys: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Union of ``geoms`` per key; single-member groups are passed through untouched."""
+    order = np.argsort(keys, kind="stable")
+    k, g = keys[order], geoms[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    ends = np.r_[starts[1:], len(k)]
+    out = g[starts].copy()
+    for j in np.flatnonzero(ends - starts > 1):
+        out[j] = shapely.union_all(g[starts[j]:ends[j]])
+    return k[starts], out
+
+
+def _release_chunk(
+    pg: np.ndarray, pi: np.ndarray, cg: np.ndarray, ctype: np.ndarray, types: list[str], min_area_m2: float, min_width_m: float
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The geometry work of :func:`release` for one chunk of parcels (``pi`` indexes ``pg``)."""
+    n = len(pg)
+    # clip each constraint to each parcel it touches; one wholly inside needs no clipping
+    inside = shapely.contains_properly(pg[pi], cg)
+    pieces = cg.copy()
+    pieces[~inside] = shapely.intersection(cg[~inside], pg[pi][~inside])
+    cumulative = np.full(n, None, dtype=object)
+    hit = np.zeros(n, dtype=bool)  # parcels some constraint touches
+    removed: dict[str, np.ndarray] = {}
+    prev_area = np.zeros(n)
+    for t in types:
+        sel = np.flatnonzero(ctype == t)
+        if len(sel):
+            idx, add = _grouped_union(pi[sel], pieces[sel])
+            fresh = ~hit[idx]
+            cumulative[idx[fresh]] = add[fresh]
+            old = idx[~fresh]
+            if len(old):
+                cumulative[old] = shapely.union(cumulative[old], add[~fresh])
+            hit[idx] = True
+        area_now = np.zeros(n)
+        area_now[hit] = shapely.area(cumulative[hit])
+        removed[t] = np.maximum(area_now - prev_area, 0.0)
+        prev_area = area_now
+    net_geom = pg.copy()
+    net_geom[hit] = shapely.difference(pg[hit], cumulative[hit])
+    # fragments: too small or too narrow (only pieces big enough need the width test)
+    parts, owner = shapely.get_parts(net_geom, return_index=True)
+    polys = shapely.get_type_id(parts) == 3
+    part_area = shapely.area(parts)
+    small = part_area < min_area_m2
+    narrow = np.zeros(len(parts), dtype=bool)
+    if min_width_m > 0:
+        test = ~small & polys
+        narrow[test] = shapely.is_empty(shapely.buffer(parts[test], -min_width_m / 2.0))
+    usable = polys & ~small & ~narrow
+    unusable = np.bincount(owner, weights=np.where(usable, 0.0, part_area), minlength=n)
+    dropped = np.bincount(owner, weights=(~usable).astype(float), minlength=n).astype(int)
+    net_area = np.bincount(owner, weights=np.where(usable, part_area, 0.0), minlength=n)
+    net_final = np.full(n, shapely.Polygon(), dtype=object)
+    idx, geoms = _grouped_parts(owner[usable], parts[usable])
+    net_final[idx] = geoms
+    return removed, unusable, dropped, net_area, net_final
+
+
+def _grouped_parts(keys: np.ndarray, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Polygons per key, gathered into one (Multi)Polygon each."""
+    if len(keys) == 0:
+        return keys, parts
+    order = np.argsort(keys, kind="stable")
+    k, g = keys[order], parts[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    ends = np.r_[starts[1:], len(k)]
+    out = g[starts].copy()
+    for j in np.flatnonzero(ends - starts > 1):
+        out[j] = shapely.multipolygons(g[starts[j]:ends[j]])
+    return k[starts], out
