@@ -7,6 +7,8 @@ Commands
 ``renewgeo area PROJECT``      the targets ledger and floor-area tables
 ``renewgeo walk PROJECT``      walking distances, life circles, green access, isochrones
 ``renewgeo release PROJECT``   releasable land by parcel and year against targets
+``renewgeo raster PROJECT``    slope and greenness per zone and parcel; GeoTIFF surfaces
+
 
 ``renewgeo validate PROJECT``  print the validation report (exit 2 on errors)
 
@@ -123,6 +125,30 @@ def _cmd_release(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_raster(args: argparse.Namespace) -> int:
+    from renewgeo import raster
+
+    project = load_project(args.project, repair=args.repair)
+    if not project.rasters:
+        print(f"renewgeo: project {project.name!r} declares no [rasters.NAME] in project.toml", file=sys.stderr)
+        return EXIT_INVALID
+    grids, layers, tables = raster.analyse(project)
+    out = Path(args.out) if args.out else Path("renewgeo-output") / project.name
+    written = [raster.write_cog(g, out / "rasters" / f"{n}.tif") for n, g in grids.items()]
+    written += [rio.write_table(t if isinstance(t.index, pd.RangeIndex) else t.reset_index(), out / "tables" / f"{n}.csv")
+                for n, t in tables.items()]
+    if tables:
+        written.append(rio.write_workbook(tables, out / "tables" / "raster.xlsx"))
+    for name, layer in layers.items():
+        written.append(rio.write_layer(layer, out / "results.gpkg", layer=name))
+    with pd.option_context("display.width", 160, "display.max_columns", 10, "display.precision", 2):
+        for n, t in tables.items():
+            print(n)
+            print(t.head(10))
+    print(f"wrote {len(written)} outputs under {out}")
+    return EXIT_OK
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     report = validate_project(args.project, repair=args.repair)
     print(report.format())
@@ -165,6 +191,10 @@ def _parser() -> argparse.ArgumentParser:
     rl.add_argument("project")
     rl.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
     rl.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
+    ra = sub.add_parser("raster", help="terrain and greenness per zone and parcel; GeoTIFF surfaces")
+    ra.add_argument("project")
+    ra.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
+    ra.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
     w = sub.add_parser("walk", help="walking access to services, life circles, green access, isochrones")
     w.add_argument("project")
     w.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
@@ -196,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_walk(args)
         if args.command == "release":
             return _cmd_release(args)
+        if args.command == "raster":
+            return _cmd_raster(args)
         return _cmd_info(args)
     except ValidationError as exc:
         print(f"renewgeo: the project has errors\n{exc.report.format()}", file=sys.stderr)

@@ -303,7 +303,9 @@ def screen_inefficient(
     return out
 
 
-def analyse(project: Project) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, pd.DataFrame]]:
+def analyse(
+    project: Project, *, extra_constraints: gpd.GeoDataFrame | None = None
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, pd.DataFrame]]:
     """Everything ``renewgeo release`` and ``run`` compute: net release, constraints, tables.
 
     Thresholds (``[thresholds]``): ``road_width_m``, ``river_setback_m``,
@@ -319,7 +321,10 @@ def analyse(project: Project) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[
         raw = project.layer("constraints")
     else:
         raw = gpd.GeoDataFrame({"constraint_type": pd.Series(dtype=str)}, geometry=[], crs=project.crs)
+    if extra_constraints is not None and len(extra_constraints):  # e.g. steep land from the DEM
+        raw = gpd.GeoDataFrame(pd.concat([raw, extra_constraints.to_crs(project.crs)], ignore_index=True), crs=project.crs)
     rules = {k: float(th[k]) for k in DEFAULTS if k in th}
+
     cons = constraint_geometries(raw, rules=rules) if len(raw) else gpd.GeoDataFrame(
         {"constraint_type": [], "source_id": [], "buffer_m": []}, geometry=[], crs=project.crs)
     net = release(parcels, cons, prepared=True, priority=list(th.get("constraint_priority", PRIORITY)),

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -37,6 +38,7 @@ class RunResult:
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     workbooks: dict[str, list[str]] = field(default_factory=dict)
+    grids: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -90,14 +92,36 @@ def _release(project: Project, result: RunResult) -> None:
     if not (project.has("sites") and project.has("constraints")):
         log.info("land release skipped: the project needs sites (parcels) and constraints")
         return
-    net, applied, tables = land_release.analyse(project)
+    net, applied, tables = land_release.analyse(project, extra_constraints=_slope_constraints(project))
     result.layers["net_release"] = net
     result.layers["constraints_applied"] = applied
     result.tables.update(tables)
     result.workbooks["release"] = list(tables)
 
 
-STEPS: list[Step] = [Step("inputs", _inputs), Step("release", _release), Step("area", _area), Step("walk", _walk)]
+def _slope_constraints(project: Project) -> gpd.GeoDataFrame | None:
+    dems = [s for s in project.rasters.values() if s["role"] == "dem"]
+    if not dems or "max_slope_pct" not in project.thresholds:
+        return None
+    from renewgeo import raster
+
+    return raster.slope_constraints(dems[0]["path"], band=dems[0]["band"], max_slope_pct=float(project.thresholds["max_slope_pct"]),
+                                    crs=project.crs)
+
+
+def _raster(project: Project, result: RunResult) -> None:
+    from renewgeo import raster
+
+    grids, layers, tables = raster.analyse(project, layers=result.layers)
+    result.grids.update(grids)
+    result.layers.update(layers)
+    result.tables.update(tables)
+    if tables:
+        result.workbooks["raster"] = list(tables)
+
+
+STEPS: list[Step] = [Step("inputs", _inputs), Step("release", _release), Step("area", _area), Step("walk", _walk),
+                     Step("raster", _raster)]
 
 
 
@@ -145,7 +169,12 @@ def run_project(
     for name, table in result.tables.items():
         flat = table if isinstance(table.index, pd.RangeIndex) else table.reset_index()
         result.files[f"table:{name}"] = rio.write_table(flat, out / "tables" / f"{name}.csv")
+    for name, grid in result.grids.items():
+        from renewgeo import raster
+
+        result.files[f"raster:{name}"] = raster.write_cog(grid, out / "rasters" / f"{name}.tif")
     for book, names in result.workbooks.items():
+
         result.files[f"workbook:{book}"] = rio.write_workbook({n: result.tables[n] for n in names}, out / "tables" / f"{book}.xlsx")
     bar.update()
     bar.set_postfix_str("map")

@@ -78,7 +78,8 @@ RESULT_LAYERS = {
                               "buildable_gfa_m2", "net_share_pct"}),
 }
 
-_TOP_KEYS = ["project", "layers", "targets", "thresholds", "vocabulary", "life_circles"]
+_TOP_KEYS = ["project", "layers", "targets", "thresholds", "vocabulary", "life_circles", "rasters"]
+RASTER_ROLES = ("dem", "red", "nir", "other")
 _PROJECT_KEYS = {"name", "title", "title_zh", "crs", "repair", "description", "illustrative"}
 
 
@@ -188,6 +189,7 @@ class Project:
         self.report = report or ValidationReport()
         self.illustrative = illustrative
         self.life_circles = [dict(c) for c in life_circles] if life_circles else None
+        self.rasters: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ access
     def __getitem__(self, name: str) -> gpd.GeoDataFrame:
@@ -666,8 +668,11 @@ def _assemble(
     illustrative: bool,
     tomlfile: str | None = None,
     life_circles: Sequence[Mapping[str, Any]] | None = None,
+    rasters: tuple[dict[str, dict[str, Any]], list[Problem]] | None = None,
 ) -> Project:
     """Shared by load_project and Project.from_layers: CRS, GCJ-02, validation, reprojection."""
+    if rasters is not None:
+        report.extend(rasters[1])
     extra_values = {
         "category": list(vocabulary.get("amenity_categories", [])),
         "space_type": list(vocabulary.get("space_types", [])),
@@ -784,7 +789,7 @@ def _assemble(
         raise ValidationError(report)
     for w in report.warnings:
         log.warning("%s", w.format())
-    return Project(
+    project = Project(
         name=name,
         title=title,
         title_zh=title_zh,
@@ -800,6 +805,10 @@ def _assemble(
         illustrative=illustrative,
         life_circles=life_circles,
     )
+    if rasters is not None:
+        project.rasters = rasters[0]
+    return project
+
 
 
 def _load(path: str | os.PathLike[str], *, repair: bool | None) -> Project:
@@ -877,7 +886,9 @@ def _load(path: str | os.PathLike[str], *, repair: bool | None) -> Project:
         illustrative=bool(meta.get("illustrative", False)),
         tomlfile=tomlfile,
         life_circles=doc.get("life_circles"),
+        rasters=_parse_rasters(doc.get("rasters", {}), root, tomlfile),
     )
+
 
 
 def load_project(path: str | os.PathLike[str], *, repair: bool | None = None) -> Project:
@@ -925,3 +936,31 @@ def validate_project(path: str | os.PathLike[str], *, repair: bool | None = None
         return _load(path, repair=repair).report
     except ValidationError as exc:
         return exc.report
+
+
+def _parse_rasters(tables: Any, root: Path, tomlfile: str) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
+    """``[rasters.NAME]`` tables: file, band (1), role (dem, red, nir, other)."""
+    out: dict[str, dict[str, Any]] = {}
+    probs: list[Problem] = []
+    if not isinstance(tables, Mapping):
+        return out, [Problem("error", "rasters", "[rasters] must hold [rasters.NAME] tables", "e.g. [rasters.dem] file = \"dem.tif\"",
+                             file=tomlfile, code="bad_project")]
+    for name, t in tables.items():
+        if not isinstance(t, Mapping) or "file" not in t:
+            probs.append(Problem("error", name, f"[rasters.{name}] needs file = \"...\"", "give the raster's path (relative to the project)",
+                                 file=tomlfile, code="bad_project"))
+            continue
+        role = str(t.get("role", name if name in RASTER_ROLES else "other"))
+        if role not in RASTER_ROLES:
+            s = closest(role, RASTER_ROLES)
+            probs.append(Problem("error", name, f"raster role {role!r} is not known",
+                                 f"use one of {list(RASTER_ROLES)}" + (f" (did you mean {s!r}?)" if s else ""), file=tomlfile, code="bad_project"))
+            continue
+        f = str(t["file"])
+        path = f if f.startswith("/vsi") or Path(f).is_absolute() else str(root / f)
+        if not f.startswith("/vsi") and not Path(path).exists():
+            probs.append(Problem("error", name, f"raster file {path} does not exist", f"fix file = under [rasters.{name}]",
+                                 file=tomlfile, code="unreadable"))
+            continue
+        out[name] = {"path": path, "band": int(t.get("band", 1)), "role": role}
+    return out, probs

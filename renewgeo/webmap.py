@@ -79,6 +79,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "unknown": ("未知", "unknown"),
     "release_year": ("释放年份", "release year"),
     "net_release": ("可释放用地", "Releasable land"),
+    "slope_constraints": ("陡坡用地", "Steep land"),
+
     "constraints_applied": ("扣除用地（按原因）", "Land taken, by reason"),
     "road": ("道路红线", "road red lines"),
     "river": ("河道绿线", "river setback"),
@@ -144,6 +146,7 @@ _AREA_STYLE: dict[str, dict[str, Any]] = {
     "zones": {"color": "#4d4d4d", "weight": 1.5, "fillColor": "#ffffff", "fillOpacity": 0.0, "dashArray": "6 4"},
     "outdoor_spaces": {"color": "#4daf4a", "weight": 0.5, "fillColor": "#b8e186", "fillOpacity": 0.55},
     "constraints": {"color": "#e31a1c", "weight": 1, "fillColor": "#fb9a99", "fillOpacity": 0.45},
+    "slope_constraints": {"color": "#8c510a", "weight": 0.5, "fillColor": "#bf812d", "fillOpacity": 0.5},
 }
 _ORDER = ("zones", "sites", "net_release", "constraints_applied", "isochrones",
  "constraints", "outdoor_spaces", "paths", "landscape_corridor", "trails",

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, if any is missing:
 #   PostgreSQL + PostGIS (the PostGIS round-trip test starts its own server);
-#   Chromium and CJK fonts (the maps are tested in headless Chromium; no tofu boxes).
+#   Chromium and CJK fonts (the maps are tested in headless Chromium; no tofu boxes);
+#   GDAL's command-line tools (gdaldem, gdalwarp, gdalinfo check the raster module).
+
 
 # Needs root or sudo; without either it says what to install and goes on (those tests
 # then skip with that reason outside CI, and fail in CI).
@@ -9,7 +11,7 @@ set -euo pipefail
 
 pgv=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1 || true)
 pgv=${pgv:-15}
-want=("postgresql-$pgv" "postgresql-$pgv-postgis-3" chromium fonts-noto-cjk)
+want=("postgresql-$pgv" "postgresql-$pgv-postgis-3" chromium fonts-noto-cjk gdal-bin)
 
 missing=()
 for p in "${want[@]}"; do

@@ -1,0 +1,278 @@
+"""Rasters: hand-made grids, real DEMs against gdaldem, NDVI against numpy, COGs read by GDAL."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import rasterio.features
+import shapely
+from affine import Affine
+from pyproj import CRS
+from rasterio.warp import Resampling, reproject
+
+import renewgeo as rg
+from renewgeo import raster as R
+
+X0, Y0 = 500000.0, 4000000.0
+
+
+def grid(values, res=10.0, nodata=None, crs=32651):
+    v = np.asarray(values)
+    return R.Grid(v, Affine(res, 0, X0, 0, -res, Y0 + v.shape[0] * res), CRS.from_user_input(crs), nodata)
+
+
+def zones(*boxes, crs=32651):
+    return gpd.GeoDataFrame({"id": [f"Z{i}" for i in range(len(boxes))]},
+                            geometry=[shapely.box(X0 + a, Y0 + b, X0 + c, Y0 + d) for a, b, c, d in boxes], crs=crs)
+
+
+def test_zonal_stats_hand_computed():
+    v = np.arange(16, dtype=np.float32).reshape(4, 4)  # rows from the top: 0..3, 4..7, ...
+    v[0, 0] = -1
+    g = grid(v, nodata=-1)
+    z = zones((0, 20, 20, 40), (0, 0, 40, 40), (20, 0, 30, 10))  # top-left 2x2, all, one pixel (row 3, col 2)
+    s = R.zonal_stats(g, z, stats=("count", "mean", "min", "max", "std", "sum"), percentiles=(50,), above=10)
+    assert s.loc[0, "count"] == 3 and s.loc[0, "mean"] == pytest.approx((1 + 4 + 5) / 3)  # the nodata pixel is left out
+    assert s.loc[1, "count"] == 15 and s.loc[1, "min"] == 1 and s.loc[1, "max"] == 15
+    assert s.loc[1, "sum"] == pytest.approx(sum(range(1, 16)))
+    assert s.loc[1, "std"] == pytest.approx(np.std(np.arange(1, 16)))
+    assert s.loc[2, "mean"] == 14
+    assert s.loc[1, "share_above_10"] == pytest.approx(5 / 15)
+    assert s.loc[1, "valid_area_m2"] == pytest.approx(1500.0)
+    assert (s["note"] == "").all()
+
+
+def test_partial_pixels_are_coverage_weighted():
+    g = grid(np.array([[0.0, 10.0]], dtype=np.float32))
+    s = R.zonal_stats(g, zones((5, 0, 20, 10)))  # half of pixel 0, all of pixel 1
+    assert s.loc[0, "count"] == pytest.approx(1.5)
+    assert s.loc[0, "mean"] == pytest.approx((0 * 0.5 + 10 * 1) / 1.5)
+
+
+def test_bad_input():
+    g = grid(np.ones((3, 3), dtype=np.float32), nodata=1.0)
+    s = R.zonal_stats(g, zones((0, 0, 30, 30)))
+    assert np.isnan(s.loc[0, "mean"]) and "no valid pixels" in s.loc[0, "note"]  # all nodata: NaN with a reason
+    with pytest.raises(rg.RenewgeoError, match=r"do not overlap: zones bounds .* vs raster bounds"):
+        R.zonal_stats(g, zones((1000, 1000, 1100, 1100)))
+    with pytest.raises(rg.RenewgeoError, match="band 2 does not exist; the raster has 1"):
+        R.read_grid(_tif(g), band=2)
+
+
+def _tif(g, path=None):
+    import tempfile
+    from pathlib import Path
+
+    path = path or Path(tempfile.mkdtemp()) / "g.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=g.values.shape[0], width=g.values.shape[1], count=1,
+                       dtype=g.values.dtype, crs=g.crs, transform=g.transform, nodata=g.nodata) as dst:
+        dst.write(g.values, 1)
+    return path
+
+
+def test_raster_without_crs_refused(tmp_path):
+    path = tmp_path / "nocrs.tif"
+    with pytest.warns(rasterio.errors.NotGeoreferencedWarning), \
+            rasterio.open(path, "w", driver="GTiff", height=2, width=2, count=1, dtype="uint8") as dst:
+        dst.write(np.zeros((2, 2), dtype=np.uint8), 1)
+
+    with pytest.raises(rg.CRSError, match="has no CRS"):
+        R.open_raster(path)
+
+
+def test_slope_of_a_plane():
+    x = np.arange(20) * 10.0
+    z = np.tile(x * 0.1, (20, 1)).astype(np.float32)  # rises 0.1 m per m eastwards
+    s, pct, asp = R.slope_aspect(grid(z))
+    inner = s.values[1:-1, 1:-1]
+    assert np.allclose(inner, np.degrees(np.arctan(0.1)), atol=1e-4)
+    assert np.allclose(pct.values[1:-1, 1:-1], 10.0, atol=1e-3)
+    assert np.allclose(asp.values[1:-1, 1:-1], 270.0, atol=1e-3)  # faces west (downhill)
+    assert (s.values[0] == -9999).all()  # edges are nodata
+
+
+def test_slope_constraint_polygons():
+    z = np.zeros((20, 20), dtype=np.float32)
+    z[:, 10:] = np.arange(10) * 5.0  # 50 % slope on the east half
+    c = R.slope_constraints(grid(z), max_slope_pct=25)
+    assert len(c) >= 1 and (c["constraint_type"] == "slope").all()
+    assert c.total_bounds[0] >= X0 + 90  # only the east half
+
+
+DEM = "/vsizip/{}/N42E001.hgt"
+
+
+@pytest.mark.realdata
+def test_andorra_slope_against_gdaldem(shared_data, tmp_path):
+    if shutil.which("gdaldem") is None or shutil.which("gdalwarp") is None:
+        from tests.conftest import _missing
+
+        _missing("GDAL command-line tools (gdal-bin) are not installed")
+    dem = DEM.format(shared_data / "raster" / "srtm3_N42E001_andorra.hgt.zip")
+    warped, gslope = tmp_path / "warp.tif", tmp_path / "gslope.tif"
+    # warp to UTM 31N at the DEM's own spacing (0.000833 deg ~ 68.4 m x 92.6 m at 42.5 N)
+    subprocess.run(["gdalwarp", "-q", "-t_srs", "EPSG:32631", "-tr", "68.4", "92.6", "-r", "bilinear",
+                    "-dstnodata", "-32768", dem, str(warped)], check=True)
+    subprocess.run(["gdaldem", "slope", "-q", str(warped), str(gslope)], check=True)
+    with rasterio.open(gslope) as g:
+        ref, ref_nod, tf, crs = g.read(1), g.nodata, g.transform, g.crs
+    # the same metric grid: the same algorithm, to the last bit
+    same, _, _ = R.slope_aspect(warped)
+    ok = (ref != ref_nod) & (same.values != -9999)
+    assert np.abs(ref[ok] - same.values[ok]).max() < 1e-3
+    # straight on the geographic DEM (pixel size in metres row by row), compared on the metric grid
+    geo, _, _ = R.slope_aspect(dem)
+    onto = np.full(ref.shape, -9999.0, dtype=np.float32)
+    reproject(geo.values, onto, src_transform=geo.transform, src_crs=geo.crs, src_nodata=-9999, dst_transform=tf, dst_crs=crs,
+              dst_nodata=-9999, resampling=Resampling.bilinear)
+    ok = (ref != ref_nod) & (onto != -9999)
+    assert ok.sum() > 1_000_000
+    assert np.abs(ref[ok] - onto[ok]).mean() < 0.5
+
+
+@pytest.mark.realdata
+def test_andorra_slope_per_parcel(shared_data):
+    dem = DEM.format(shared_data / "raster" / "srtm3_N42E001_andorra.hgt.zip")
+    b = rg.io.read_osm(shared_data / "osm" / "andorra.osm.pbf", what="buildings")
+    p = rg.Project.from_layers({"buildings": b}, repair=True)
+    x0, y0, x1, y1 = p["buildings"].total_bounds
+    cells = [shapely.box(x, y, x + 500, y + 500) for x in np.arange(x0, x1, 500) for y in np.arange(y0, y1, 500)]
+    parcels = gpd.GeoDataFrame({"id": [f"G{i}" for i in range(len(cells))]}, geometry=cells, crs=p.crs)
+    _, pct, _ = R.slope_aspect(dem)
+    s = R.zonal_stats(pct, parcels, stats=("count", "mean", "max"), above=30)
+    assert (s["count"] > 0).all()
+    assert 5 < s["mean"].median() < 80  # the Pyrenees
+    assert ((s["share_above_30"] >= 0) & (s["share_above_30"] <= 1)).all()
+    # a 500 m cell holds about 250,000 m2 of pixels
+    assert s["valid_area_m2"].median() == pytest.approx(250000, rel=0.02)
+
+
+@pytest.mark.realdata
+def test_raleigh_ndvi_against_numpy(shared_data):
+    red = shared_data / "raster" / "landsat7_2000_b3_red_raleigh.tif"
+    nir = shared_data / "raster" / "landsat7_2000_b4_nir_raleigh.tif"
+    v = R.ndvi(red, nir)
+    assert v.crs.is_projected  # NC State Plane in metres (the file's WKT is not tagged EPSG:32119)
+    # grid cells of 10 x 10 pixels, on pixel edges
+    h, w = v.values.shape
+    tf = v.transform
+    cells = [shapely.box(tf.c + c * tf.a, tf.f + (r + 10) * tf.e, tf.c + (c + 10) * tf.a, tf.f + r * tf.e)
+             for r in range(0, h - 10, 10) for c in range(0, w - 10, 10)]
+    z = gpd.GeoDataFrame({"id": range(len(cells))}, geometry=cells, crs=v.crs)
+    s = R.zonal_stats(v, z, stats=("count", "mean"), above=0.3)
+    with rasterio.open(red) as r_, rasterio.open(nir) as n_:
+        rv, nv = r_.read(1).astype("float64"), n_.read(1).astype("float64")
+        nod = r_.nodata
+    for i, cell in enumerate(cells[:: max(1, len(cells) // 60)]):
+        k = cells.index(cell)
+        m = rasterio.features.geometry_mask([cell], out_shape=(h, w), transform=tf, invert=True)
+        valid = m & (rv + nv != 0) & ((rv != nod) & (nv != nod) if nod is not None else True)
+        ref = ((nv - rv) / (nv + rv))[valid]
+        if len(ref) == 0:
+            assert np.isnan(s.loc[k, "mean"])
+            continue
+        assert abs(s.loc[k, "mean"] - ref.astype(np.float32).astype("float64").mean()) < 1e-6, i
+        assert abs(s.loc[k, "share_above_0.3"] - (ref > 0.3).mean()) < 1e-6
+    assert s["share_above_0.3"].dropna().between(0, 1).all()
+    assert (s.loc[s["mean"].isna(), "note"] != "").all()  # outside the scene: NaN with a reason
+
+
+
+@pytest.mark.realdata
+def test_helsinki_geographic_dem_with_population_grid(shared_data):
+    dem = shared_data / "raster" / "helsinki_lapinlahti_dem_1m.tif"
+    with rasterio.open(dem) as src:
+        assert CRS.from_user_input(src.crs).is_geographic
+        b = src.bounds
+    pop = gpd.read_file(shared_data / "grid" / "helsinki_population_grid_250m.gpkg").to_crs(4326)
+    tile = shapely.box(b.left, b.bottom, b.right, b.top)
+    cells = pop[pop.geometry.intersects(tile)].copy()
+    assert len(cells) >= 1
+    s = R.zonal_stats(dem, cells, stats=("count", "mean", "min", "max"))
+    # the covered area in metres equals the geodesic area of cell x tile (pixels ~1 m, in degrees)
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    ref = np.array([abs(geod.geometry_area_perimeter(shapely.orient_polygons(g.intersection(tile)))[0]) for g in cells.geometry])
+    has = s["count"] > 0
+    assert has.any()
+    assert s.loc[has, "valid_area_m2"].to_numpy() == pytest.approx(ref[has.to_numpy()], rel=0.02)
+    assert s.loc[has, "mean"].between(-5, 60).all()
+
+
+
+def test_cog_written_and_read_by_gdal(tmp_path):
+    g = grid(np.random.default_rng(0).uniform(0, 100, (600, 700)).astype(np.float32), nodata=-9999.0)
+    g.values[:5, :5] = -9999.0
+    path = R.write_cog(g, tmp_path / "surface.tif")
+    with rasterio.open(path) as src:
+        assert src.crs.to_epsg() == 32651 and src.nodata == -9999.0
+        assert src.transform.almost_equals(g.transform)
+        assert src.profile["tiled"] and src.compression.name.upper() == "DEFLATE"
+        assert len(src.overviews(1)) >= 1
+        assert np.array_equal(src.read(1), g.values)
+    if shutil.which("gdalinfo"):
+        info = subprocess.run(["gdalinfo", str(path)], capture_output=True, text=True, check=True).stdout
+        assert "LAYOUT=COG" in info and "Overviews" in info
+
+
+def test_surfaces():
+    pts = gpd.GeoDataFrame({"d": [100.0, 500.0]}, geometry=[shapely.Point(X0 + 5, Y0 + 5), shapely.Point(X0 + 95, Y0 + 5)], crs=32651)
+    s = R.nearest_surface(pts, "d", resolution_m=10, max_distance_m=40, bounds=(X0, Y0, X0 + 100, Y0 + 10))
+    assert s.values.shape == (1, 10)
+    assert s.values[0, 0] == 100 and s.values[0, 9] == 500 and s.values[0, 5] == -9999
+    b = gpd.GeoDataFrame({"gfa_m2": [2000.0, 3000.0]}, geometry=[shapely.box(X0, Y0, X0 + 10, Y0 + 10), shapely.box(X0 + 20, Y0, X0 + 30, Y0 + 10)], crs=32651)
+    d = R.density_surface(b, "gfa_m2", resolution_m=100, bounds=(X0, Y0, X0 + 100, Y0 + 100))
+    assert d.values.sum() == pytest.approx(5000.0)  # 5,000 m2 in one hectare
+
+
+@pytest.mark.realdata
+def test_project_with_dem_run_and_cli(shared_data, tmp_path):
+    """A project declaring a DEM: slope per parcel, steep land taken out of the release, COGs."""
+    from renewgeo.pipeline import run_project
+    from tests.test_cli import run
+
+    dem = DEM.format(shared_data / "raster" / "srtm3_N42E001_andorra.hgt.zip")
+    cells = [shapely.box(x, y, x + 0.01, y + 0.01) for x in np.arange(1.50, 1.56, 0.01) for y in np.arange(42.50, 42.54, 0.01)]
+    parcels = gpd.GeoDataFrame({"id": [f"A{i}" for i in range(len(cells))], "release_year": 2025}, geometry=cells, crs=4326)
+    roads = gpd.GeoDataFrame({"id": ["R1"], "constraint_type": ["road"], "width_m": [15.0]},
+                             geometry=[shapely.LineString([(1.50, 42.52), (1.56, 42.52)])], crs=4326)
+    parcels.to_file(tmp_path / "andorra.gpkg", layer="parcels")
+    roads.to_file(tmp_path / "andorra.gpkg", layer="constraints")
+    (tmp_path / "project.toml").write_text(f"""
+[project]
+name = "andorra"
+[layers.parcels]
+kind = "sites"
+file = "andorra.gpkg"
+layer = "parcels"
+[layers.constraints]
+file = "andorra.gpkg"
+layer = "constraints"
+[rasters.dem]
+file = "{dem}"
+[thresholds]
+max_slope_pct = 40
+""")
+    p = rg.load_project(tmp_path)
+    assert p.crs.to_epsg() == 32631 and p.rasters["dem"]["role"] == "dem"
+    result = run_project(p, tmp_path / "out", progress=False)
+    net = result.layers["net_release"]
+    assert net["removed_slope_m2"].sum() > 0  # steep land is not releasable
+    slope = result.tables["slope_by_site"]
+    assert len(slope) == len(parcels) and slope["slope_pct_mean"].between(1, 150).all()
+    assert (tmp_path / "out" / "rasters" / "slope_pct.tif").exists()
+    r = run("raster", str(tmp_path), "--out", str(tmp_path / "cli"))
+    assert r.returncode == 0, r.stderr
+    assert "slope_by_site" in r.stdout and (tmp_path / "cli" / "rasters" / "slope_pct.tif").exists()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "project.toml").write_text((tmp_path / "project.toml").read_text().replace("[rasters.dem]", "[rasters.dem]\nrole = \"dme\"")
+                                      .replace('file = "andorra.gpkg"', f'file = "{tmp_path / "andorra.gpkg"}"'))
+    with pytest.raises(rg.ValidationError, match="raster role 'dme'.*did you mean 'dem'"):
+        rg.load_project(bad)
