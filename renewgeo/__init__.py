@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from renewgeo import crs, datasets, io, schemas, webmap
+from renewgeo import crs, datasets, io, qgis, schemas, webmap
 from renewgeo._config import options
 from renewgeo._errors import (
     CRSError,
@@ -26,6 +26,7 @@ from renewgeo._errors import (
     WriteError,
 )
 from renewgeo._validate import Problem, ValidationReport
+from renewgeo.pipeline import RunResult, run_project
 from renewgeo.project import Project, Target, load_project, validate_project
 
 try:
@@ -41,6 +42,7 @@ __all__ = [
     "ProjectFileError",
     "ReadError",
     "RenewgeoError",
+    "RunResult",
     "SchemaError",
     "Target",
     "ValidationError",
@@ -52,6 +54,8 @@ __all__ = [
     "io",
     "load_project",
     "options",
+    "qgis",
+    "run_project",
     "schemas",
     "validate_project",
     "webmap",

@@ -162,8 +162,11 @@ def run_project(
         step.func(project, result)
         bar.update()
     bar.set_postfix_str("results.gpkg")
+    from renewgeo import qgis
+
     layers = {**project.layers, **result.layers}
-    result.files["results"] = rio.write_layers(layers, out / "results.gpkg")
+    result.files["results"] = qgis.write_gpkg(layers, out / "results.gpkg", kinds=project.kinds)
+
     bar.update()
     bar.set_postfix_str("tables")
     for name, table in result.tables.items():

@@ -233,6 +233,17 @@ class Project:
         parts = [self.layers[n].assign(source_layer=n) for n in names]
         return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry=parts[0].geometry.name, crs=self.crs)
 
+    def map(self, results: Any = None, **options: Any) -> Any:
+        """The meeting map of the project (and optional results), inline in Jupyter.
+
+        Options are those of :func:`renewgeo.webmap.meeting_map` (``lang``, ``basemap`` ...).
+        """
+        from renewgeo import webmap
+
+        return webmap.meeting_map(self, results, **options)
+
+    explore = map
+
     def to_web(self, name: str) -> gpd.GeoDataFrame:
         """A layer (by name or kind) in EPSG:4326 for web maps."""
         return rcrs.to_web(self[name], layer=name)

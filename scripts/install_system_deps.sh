@@ -2,7 +2,9 @@
 # Install the Debian packages the test suite needs, if any is missing:
 #   PostgreSQL + PostGIS (the PostGIS round-trip test starts its own server);
 #   Chromium and CJK fonts (the maps are tested in headless Chromium; no tofu boxes);
-#   GDAL's command-line tools (gdaldem, gdalwarp, gdalinfo check the raster module).
+#   GDAL's command-line tools (gdaldem, gdalwarp, gdalinfo check the raster module);
+#   QGIS and its Python bindings (the GeoPackages are opened in real QGIS, headless).
+
 
 
 # Needs root or sudo; without either it says what to install and goes on (those tests
@@ -11,7 +13,7 @@ set -euo pipefail
 
 pgv=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1 || true)
 pgv=${pgv:-15}
-want=("postgresql-$pgv" "postgresql-$pgv-postgis-3" chromium fonts-noto-cjk gdal-bin)
+want=("postgresql-$pgv" "postgresql-$pgv-postgis-3" chromium fonts-noto-cjk gdal-bin qgis python3-qgis)
 
 missing=()
 for p in "${want[@]}"; do
