@@ -66,8 +66,7 @@ def _cmd_area(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("renewgeo-output") / project.name
     written = []
     for name, table in tables.items():
-        flat = table if isinstance(table.index, pd.RangeIndex) else table.reset_index()
-        written.append(rio.write_table(flat, out / "tables" / f"{name}.csv"))
+        written.append(rio.write_table(table, out / "tables" / f"{name}.csv"))
     written.append(rio.write_workbook(tables, out / "tables" / "area.xlsx"))
     if len(buildings):
         written.append(rio.write_layer(buildings, out / "results.gpkg", layer="buildings"))
@@ -88,7 +87,7 @@ def _cmd_walk(args: argparse.Namespace) -> int:
         if "axis_catchment" in walk.tables:
             print(walk.tables["axis_catchment"])
     out = Path(args.out) if args.out else Path("renewgeo-output") / project.name
-    written = [rio.write_table(t if isinstance(t.index, pd.RangeIndex) else t.reset_index(), out / "tables" / f"{n}.csv")
+    written = [rio.write_table(t, out / "tables" / f"{n}.csv")
                for n, t in walk.tables.items()]
     written.append(rio.write_workbook(walk.tables, out / "tables" / "walk.xlsx"))
     layers = {"buildings": walk.buildings, "network_nodes": walk.nodes, "network_edges": walk.network.edges}
@@ -116,7 +115,7 @@ def _cmd_release(args: argparse.Namespace) -> int:
         print(tables["constraints_applied"])
     print(area.format_ledger(tables["targets"]))
     out = Path(args.out) if args.out else Path("renewgeo-output") / project.name
-    written = [rio.write_table(t if isinstance(t.index, pd.RangeIndex) else t.reset_index(), out / "tables" / f"{n}.csv")
+    written = [rio.write_table(t, out / "tables" / f"{n}.csv")
                for n, t in tables.items()]
     written.append(rio.write_workbook(tables, out / "tables" / "release.xlsx"))
     written.append(rio.write_layer(net, out / "results.gpkg", layer="net_release"))
@@ -135,7 +134,7 @@ def _cmd_raster(args: argparse.Namespace) -> int:
     grids, layers, tables = raster.analyse(project)
     out = Path(args.out) if args.out else Path("renewgeo-output") / project.name
     written = [raster.write_cog(g, out / "rasters" / f"{n}.tif") for n, g in grids.items()]
-    written += [rio.write_table(t if isinstance(t.index, pd.RangeIndex) else t.reset_index(), out / "tables" / f"{n}.csv")
+    written += [rio.write_table(t, out / "tables" / f"{n}.csv")
                 for n, t in tables.items()]
     if tables:
         written.append(rio.write_workbook(tables, out / "tables" / "raster.xlsx"))
@@ -182,23 +181,19 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run every analysis of a project")
     r.add_argument("project", help="project folder (with project.toml)")
     run_opts(r)
-    a = sub.add_parser("area", help="floor area by use, zone and status; the targets ledger")
-    a.add_argument("project")
-    a.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
+    def analysis(name: str, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("project")
+        sp.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
+        sp.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
+        return sp
+
+    a = analysis("area", "floor area by use, zone and status; the targets ledger")
     a.add_argument("--tolerance-pct", type=float, default=1.0, help="a target within this %% of its value is met (default 1)")
-    a.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
-    rl = sub.add_parser("release", help="releasable land: parcels minus constraints, by year, against targets")
-    rl.add_argument("project")
-    rl.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
-    rl.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
-    ra = sub.add_parser("raster", help="terrain and greenness per zone and parcel; GeoTIFF surfaces")
-    ra.add_argument("project")
-    ra.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
-    ra.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
-    w = sub.add_parser("walk", help="walking access to services, life circles, green access, isochrones")
-    w.add_argument("project")
-    w.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
-    w.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
+    analysis("release", "releasable land: parcels minus constraints, by year, against targets")
+    analysis("raster", "terrain and greenness per zone and parcel; GeoTIFF surfaces")
+    analysis("walk", "walking access to services, life circles, green access, isochrones")
+
     v = sub.add_parser("validate", help="validate a project; exit 2 on errors")
     v.add_argument("project")
     v.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")

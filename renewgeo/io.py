@@ -519,11 +519,16 @@ def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLike
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write a table as UTF-8 CSV (with BOM, so Excel shows Chinese text) atomically."""
+    """Write a table as UTF-8 CSV (with BOM, so Excel shows Chinese text) atomically.
+
+    A meaningful index (anything but the default 0..n-1) is written as the first columns.
+    """
     dest = Path(path)
+    flat = df if isinstance(df.index, pd.RangeIndex) else df.reset_index()
     try:
         with atomic_path(dest) as tmp:
-            df.to_csv(tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_MINIMAL)
+            flat.to_csv(tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_MINIMAL)
+
     except WriteError:
         raise
     except Exception as exc:

@@ -369,16 +369,23 @@ def _polygonal(geom: Any) -> Any:
 
 
 
-def _grouped_union(keys: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Union of ``geoms`` per key; single-member groups are passed through untouched."""
+def _per_key(keys: np.ndarray, geoms: np.ndarray, combine: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``combine`` the geometries of each key; single-member groups pass through untouched."""
+    if len(keys) == 0:
+        return keys, geoms
     order = np.argsort(keys, kind="stable")
     k, g = keys[order], geoms[order]
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
     ends = np.r_[starts[1:], len(k)]
     out = g[starts].copy()
     for j in np.flatnonzero(ends - starts > 1):
-        out[j] = shapely.union_all(g[starts[j]:ends[j]])
+        out[j] = combine(g[starts[j]:ends[j]])
     return k[starts], out
+
+
+def _grouped_union(keys: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Union of ``geoms`` per key."""
+    return _per_key(keys, geoms, shapely.union_all)
 
 
 def _release_chunk(
@@ -431,13 +438,5 @@ def _release_chunk(
 
 def _grouped_parts(keys: np.ndarray, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Polygons per key, gathered into one (Multi)Polygon each."""
-    if len(keys) == 0:
-        return keys, parts
-    order = np.argsort(keys, kind="stable")
-    k, g = keys[order], parts[order]
-    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    ends = np.r_[starts[1:], len(k)]
-    out = g[starts].copy()
-    for j in np.flatnonzero(ends - starts > 1):
-        out[j] = shapely.multipolygons(g[starts[j]:ends[j]])
-    return k[starts], out
+    return _per_key(keys, parts, shapely.multipolygons)
+

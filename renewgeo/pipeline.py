@@ -170,8 +170,7 @@ def run_project(
     bar.update()
     bar.set_postfix_str("tables")
     for name, table in result.tables.items():
-        flat = table if isinstance(table.index, pd.RangeIndex) else table.reset_index()
-        result.files[f"table:{name}"] = rio.write_table(flat, out / "tables" / f"{name}.csv")
+        result.files[f"table:{name}"] = rio.write_table(table, out / "tables" / f"{name}.csv")
     for name, grid in result.grids.items():
         from renewgeo import raster
 
