@@ -568,7 +568,6 @@ def targets_ledger(
     *,
     tolerance_pct: float = 1.0,
     layers: Mapping[str, gpd.GeoDataFrame] | None = None,
-    renovated_treatments: Sequence[str] = DEFAULT_RENOVATED,
 ) -> Ledger:
     """Compare every target of the project with the value measured on its layers.
 
@@ -581,12 +580,11 @@ def targets_ledger(
         (a target's own ``tolerance_pct`` overrides it); otherwise ``short`` or ``over``.
     layers : mapping, optional
         Result layers targets may name besides the project's (e.g. ``net_release``).
-    renovated_treatments : sequence of str
-        Kept for symmetry with :func:`summarize`; targets state their own filters.
 
     Returns
     -------
     Ledger
+
         A DataFrame, one row per target: ``id``, ``label``, ``label_zh``, ``layer``,
         ``filter``, ``measure``, ``unit``, ``target``, ``actual``, ``pct_of_target``,
         ``status``, ``features`` (rows matching the filter), ``excluded_count`` and
@@ -616,8 +614,7 @@ def targets_ledger(
                 g = layers[name]
             else:
                 g = project[name]
-            kind = project.kinds.get(name, name)
-            if kind == "buildings" or (name not in project.kinds and project.has(name) and name == "buildings"):
+            if project.kinds.get(name, name) == "buildings":
                 g = _enriched(g, layer=name, **gfa_opts)
             cache[name] = g
         return cache[name]
@@ -693,7 +690,7 @@ def analyse(
         )
     extra = dict(layers or {})
     if buildings is not None:
-        extra[project.names_of("buildings")[0] if len(project.names_of("buildings")) == 1 else "buildings"] = buildings
+        extra[project.name_of("buildings")] = buildings
     tables["targets"] = pd.DataFrame(targets_ledger(project, tolerance_pct=tolerance_pct, layers=extra))
 
     if buildings is not None:

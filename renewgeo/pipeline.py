@@ -62,7 +62,7 @@ def _area(project: Project, result: RunResult) -> None:
         project, tolerance_pct=float(project.thresholds.get("target_tolerance_pct", 1.0)), layers=result.layers
     )
     if len(buildings):
-        result.layers[project.names_of("buildings")[0] if len(project.names_of("buildings")) == 1 else "buildings"] = buildings
+        result.layers[project.name_of("buildings")] = buildings
     result.tables.update(tables)
     result.workbooks["area"] = list(tables)
 
@@ -73,7 +73,7 @@ def _walk(project: Project, result: RunResult) -> None:
     if not (project.has("buildings") and project.has("amenities") and any(project.has(k) for k in walkability.NETWORK_KINDS)):
         log.info("walkability skipped: the project needs buildings, amenities and a line layer to walk on")
         return
-    name = project.names_of("buildings")[0] if len(project.names_of("buildings")) == 1 else "buildings"
+    name = project.name_of("buildings")
     walk = walkability.analyse(project, buildings=result.layers.get(name))
     result.layers[name] = walk.buildings
     result.layers["network_nodes"] = walk.nodes

@@ -214,6 +214,11 @@ class Project:
         """Names of the layers of ``kind``."""
         return [n for n, k in self.kinds.items() if k == kind]
 
+    def name_of(self, kind: str) -> str:
+        """Where results of a kind are stored: the name of its only layer, else the kind itself."""
+        names = self.names_of(kind)
+        return names[0] if len(names) == 1 else kind
+
     def layer(self, kind: str) -> gpd.GeoDataFrame:
         """All layers of ``kind`` as one GeoDataFrame (a ``source_layer`` column tells them apart).
 

@@ -150,12 +150,7 @@ def safe_names(layers: Mapping[str, gpd.GeoDataFrame]) -> tuple[dict[str, gpd.Ge
     renames: list[str] = []
     taken: set[str] = set()
     for name, gdf in layers.items():
-        safe = re.sub(r"[^0-9A-Za-z_]+", "_", name).strip("_") or "layer"
-        base, k = safe, 1
-        while safe.lower() in taken:
-            k += 1
-            safe = f"{base}_{k}"
-        taken.add(safe.lower())
+        safe = _unique(re.sub(r"[^0-9A-Za-z_]+", "_", name).strip("_") or "layer", taken)
         if safe != name:
             renames.append(f"layer {name!r} -> {safe!r}")
         g = gdf.copy()
@@ -165,13 +160,7 @@ def safe_names(layers: Mapping[str, gpd.GeoDataFrame]) -> tuple[dict[str, gpd.Ge
             if c == g.geometry.name:
                 continue
             new = str(c)
-            if new.lower() in _RESERVED:
-                new = f"{new}_value"
-            base_c, j = new, 1
-            while new.lower() in seen:
-                j += 1
-                new = f"{base_c}_{j}"
-            seen.add(new.lower())
+            new = _unique(f"{new}_value" if new.lower() in _RESERVED else new, seen)
             if new != c:
                 cols[c] = new
                 renames.append(f"{safe}.{c!r} -> {new!r}")
@@ -183,7 +172,18 @@ def safe_names(layers: Mapping[str, gpd.GeoDataFrame]) -> tuple[dict[str, gpd.Ge
     return out, renames
 
 
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3`` ... : the first not in ``taken`` (case-blind); taken is updated."""
+    new, k = name, 1
+    while new.lower() in taken:
+        k += 1
+        new = f"{name}_{k}"
+    taken.add(new.lower())
+    return new
+
+
 _STYLES_DDL = """
+
 CREATE TABLE IF NOT EXISTS layer_styles (
   id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256), f_table_schema TEXT(256), f_table_name TEXT(256),
   f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN, description TEXT,

@@ -135,11 +135,11 @@ def _numpy_source(grid: Grid) -> Any:
 
     v = grid.values
     nodata = grid.nodata
-    if np.issubdtype(v.dtype, np.floating) and np.isnan(v).any():
-        sentinel = float(np.finfo(v.dtype).min)
-        v = np.where(np.isnan(v), sentinel, v)
-        nodata = sentinel if nodata is None or (isinstance(nodata, float) and math.isnan(nodata)) else nodata
-        v = np.where(v == sentinel, nodata, v)
+    if np.issubdtype(v.dtype, np.floating) and np.isnan(v).any():  # NaN cells become the nodata value
+        if nodata is None or math.isnan(nodata):
+            nodata = float(np.finfo(v.dtype).min)
+        v = np.where(np.isnan(v), nodata, v)
+
     xmin, ymin, xmax, ymax = grid.bounds
     kw: dict[str, Any] = {"srs_wkt": grid.crs.to_wkt()}
     if nodata is not None:

@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 from pyproj import CRS, Proj, Transformer
 
 from renewgeo._errors import RenewgeoError
@@ -190,6 +190,3 @@ def true_length_m(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, layer: str = "layer"
         lengths = lengths / np.sqrt(scale)
     return pd.Series(lengths, index=frame.index, name="length_m")
 
-
-def _as_array(values: ArrayLike) -> NDArray[np.float64]:
-    return np.asarray(values, dtype="float64")

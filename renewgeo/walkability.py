@@ -126,17 +126,6 @@ def _category_codes(amenities: gpd.GeoDataFrame, categories: Sequence[str] | Non
     return cats, codes, unknown_ids
 
 
-@dataclass
-class _Graph:
-    att: Attached
-    origin_nodes: np.ndarray
-    amenity_nodes: np.ndarray
-
-
-def _attach(network: Network, origins: gpd.GeoDataFrame, amenities: gpd.GeoDataFrame, max_snap_m: float) -> Attached:
-    return attach(network, {"origins": origins, "amenities": amenities}, max_snap_m=max_snap_m)
-
-
 def accessibility(
     network: Network,
     origins: gpd.GeoDataFrame,
@@ -200,7 +189,7 @@ def accessibility(
     """
     th, names = thresholds_m(distances_m=distances_m, minutes=minutes, speed_m_s=speed_m_s)
     cats, codes, uncategorised = _category_codes(amenities, categories, category_column)
-    att = _attach(network, origins, amenities, max_snap_m)
+    att = attach(network, {"origins": origins, "amenities": amenities}, max_snap_m=max_snap_m)
     o_node = att.item_node["origins"]
     a_node = att.item_node["amenities"]
     use = (codes >= 0) & (a_node >= 0)
