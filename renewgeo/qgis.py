@@ -70,7 +70,7 @@ def _symbol(kind: str, colour: str, name: str, *, width: float = 0.5, pen: str =
 
 def _qml(renderer: str, labels: str = "") -> str:
     return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
-            f'<qgis version="3.22.0" styleCategories="Symbology|Labeling">{renderer}{labels}</qgis>')
+            f'<qgis version="3.22.0" styleCategories="Symbology|Labeling" labelsEnabled="{1 if labels else 0}">{renderer}{labels}</qgis>')
 
 
 def _categorized(attr: str, kind: str, items: list[tuple[Any, str, str]], **sym: Any) -> str:
@@ -115,7 +115,8 @@ def qml_for(name: str, kind: str, gdf: gpd.GeoDataFrame) -> str | None:
         return _qml(_categorized("release_year", geom, [(y, str(y), YEAR_COLOURS[i % len(YEAR_COLOURS)]) for i, y in enumerate(years)]),
                     _labels("id", 7))
     if kind == "sites":
-        return _qml(_single("fill", "#000000", fill_alpha=0), _labels("name", 9))
+        return _qml(_single("fill", "#000000", fill_alpha=0))
+
     if kind in _LINES:
 
         colour, width, pen = _LINES[kind]
