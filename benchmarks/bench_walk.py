@@ -12,6 +12,9 @@ so that its peak memory is its own).
 renewgeo's time is the accessibility computation on a built network (attaching the
 amenities, the searches, the result table); networkx's is the same computation with its
 Dijkstra; pandana's and cityseer's are end to end (their network preprocessing included).
+
+``--no-peers`` leaves out pandana and cityseer (pandana alone takes minutes) and
+``--no-1m`` the 1,000,000-node grid; their BENCH lines are then not printed.
 """
 
 from __future__ import annotations
@@ -136,7 +139,7 @@ def one_million() -> None:
     print(json.dumps({"nodes": len(net.nodes), "build_s": t_build, "seconds": t, "peak_rss_gb": peak_rss_gb(), "cols": r.shape[1]}))
 
 
-def main() -> None:
+def main(*, peers: bool = True, one_m: bool = True) -> None:
     rg.options.progress = False
     # warm the JIT cache (compilation is a one-off, cached on disk)
     small = grid(20)
@@ -150,7 +153,7 @@ def main() -> None:
     t_nx, _ = timed(run_networkx, net, am)
     print(f"renewgeo {t_rg:.2f} s | networkx {t_nx:.2f} s")
     bench_lines = [("walk_speedup_vs_networkx", t_nx / t_rg, "x")]
-    for name in ("pandana", "cityseer"):
+    for name in ("pandana", "cityseer") if peers else ():
         try:
             res = subprocess.run([sys.executable, __file__, "--peer", name], capture_output=True, text=True, timeout=PEER_LIMIT_S)
         except subprocess.TimeoutExpired:
@@ -179,11 +182,12 @@ def main() -> None:
     bench_lines.append(("walk_porto_speedup_vs_networkx", t_pnx / t_prg, "x"))
     bench_lines.append(("walk_porto_seconds", t_prg, "s"))
 
-    res = subprocess.run([sys.executable, __file__, "--one-million"], capture_output=True, text=True, check=True)
-    big = json.loads(res.stdout.strip().splitlines()[-1])
-    print(f"1M grid: {big['nodes']:,} nodes built in {big['build_s']:.1f} s; accessibility {big['seconds']:.2f} s, "
-          f"{big['cols']} columns; peak RSS of that process {big['peak_rss_gb']:.2f} GB")
-    bench_lines += [("walk_1m_seconds", big["seconds"], "s"), ("walk_1m_peak_rss_gb", big["peak_rss_gb"], "GB")]
+    if one_m:
+        res = subprocess.run([sys.executable, __file__, "--one-million"], capture_output=True, text=True, check=True)
+        big = json.loads(res.stdout.strip().splitlines()[-1])
+        print(f"1M grid: {big['nodes']:,} nodes built in {big['build_s']:.1f} s; accessibility {big['seconds']:.2f} s, "
+              f"{big['cols']} columns; peak RSS of that process {big['peak_rss_gb']:.2f} GB")
+        bench_lines += [("walk_1m_seconds", big["seconds"], "s"), ("walk_1m_peak_rss_gb", big["peak_rss_gb"], "GB")]
     for name, value, unit in bench_lines:
         bench(name, value, unit)
 
@@ -204,4 +208,4 @@ if __name__ == "__main__":
         rg.options.progress = False
         one_million()
     else:
-        main()
+        main(peers="--no-peers" not in sys.argv, one_m="--no-1m" not in sys.argv)

@@ -11,9 +11,7 @@ See README.md for the CLI and DESIGN.md for how data flows.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-from renewgeo import crs, datasets, io, qgis, schemas, webmap
+from renewgeo import crs, datasets, io, qgis, schemas, settings, webmap
 from renewgeo._config import options
 from renewgeo._errors import (
     CRSError,
@@ -26,15 +24,16 @@ from renewgeo._errors import (
     WriteError,
 )
 from renewgeo._validate import Problem, ValidationReport
-from renewgeo.pipeline import RunResult, run_project
+from renewgeo._version import __version__
+from renewgeo.analysis import REGISTRY as ANALYSES
+from renewgeo.analysis import Result, RunResult
+from renewgeo.pipeline import run_analyses, run_project, write_run
 from renewgeo.project import Project, Target, load_project, validate_project
-
-try:
-    __version__ = version("renewgeo")
-except PackageNotFoundError:  # pragma: no cover - running from a checkout without install
-    __version__ = "0+unknown"
+from renewgeo.settings import Settings
+from renewgeo.webmap import meeting_map
 
 __all__ = [
+    "ANALYSES",
     "CRSError",
     "DependencyError",
     "Problem",
@@ -42,8 +41,10 @@ __all__ = [
     "ProjectFileError",
     "ReadError",
     "RenewgeoError",
+    "Result",
     "RunResult",
     "SchemaError",
+    "Settings",
     "Target",
     "ValidationError",
     "ValidationReport",
@@ -53,10 +54,14 @@ __all__ = [
     "datasets",
     "io",
     "load_project",
+    "meeting_map",
     "options",
     "qgis",
+    "run_analyses",
     "run_project",
     "schemas",
+    "settings",
     "validate_project",
     "webmap",
+    "write_run",
 ]

@@ -8,7 +8,7 @@ deletion; bounded searches touch only the nodes they reach and reset only those.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 __all__ = ["accumulate", "bounded_single", "multi_source_nearest"]
 
@@ -128,41 +128,74 @@ def multi_source_nearest(indptr, indices, weights, sources, source_group, n_grou
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def _accumulate_into(indptr, indices, weights, seeds, thresholds, betas, count, gravity, linear):  # type: ignore[no-untyped-def]
+    """Add each seed's bounded search to ``count``, ``gravity`` and ``linear`` (thresholds x nodes)."""
+    n = indptr.shape[0] - 1
+    nt_ = thresholds.shape[0]
+    limit = thresholds.max()
+    dist = np.full(n, np.inf)
+    touched = np.empty(n, dtype=np.int64)
+    cap = indices.shape[0] + 2
+    hk = np.empty(cap, dtype=np.float64)
+    hv = np.empty(cap, dtype=np.int64)
+    seed = np.empty(1, dtype=np.int64)
+    zero = np.zeros(1)
+    for i in range(seeds.shape[0]):
+        seed[0] = seeds[i]
+        m = _dijkstra(indptr, indices, weights, seed, zero, limit, dist, touched, hk, hv)
+        for j in range(m):
+            v = touched[j]
+            d = dist[v]
+            for t in range(nt_):
+                if d <= thresholds[t]:
+                    count[t, v] += 1
+                    gravity[t, v] += np.exp(-betas[t] * d)
+                    linear[t, v] += 1.0 - d / thresholds[t]
+            dist[v] = np.inf
+
+
 def accumulate(indptr, indices, weights, sources, source_group, n_groups, thresholds, betas):  # type: ignore[no-untyped-def]
     """Amenity-centred bounded searches: counts and decay-weighted sums at every node.
 
     For every source (an amenity node) a Dijkstra bounded by the largest threshold
     adds, at each node it reaches within threshold ``t``: 1 to ``count[g, t]``,
     ``exp(-beta_t * d)`` to ``gravity[g, t]`` and ``1 - d / t`` to ``linear[g, t]``.
-    Parallel over groups (each group writes only its own slices).
+    These are sums over sources, so parts of the sources can be searched apart and
+    their results added: each group's sources are split into one part per numba thread
+    (parallel however unequal the groups are). Returns ``(n_groups, thresholds, n)``
+    arrays: count int32, gravity and linear float32.
     """
+    return _accumulate(indptr, indices, weights, sources, source_group, n_groups, thresholds, betas, get_num_threads())
+
+
+@njit(cache=True, parallel=True)
+def _accumulate(indptr, indices, weights, sources, source_group, n_groups, thresholds, betas, parts):  # type: ignore[no-untyped-def]
+    """:func:`accumulate` with each group's sources in ``parts`` parts: the first adds straight into the result, the others into their own arrays, summed after."""
     n = indptr.shape[0] - 1
     nt_ = thresholds.shape[0]
     count = np.zeros((n_groups, nt_, n), dtype=np.int32)
     gravity = np.zeros((n_groups, nt_, n), dtype=np.float32)
     linear = np.zeros((n_groups, nt_, n), dtype=np.float32)
-    limit = thresholds.max()
-    for g in prange(n_groups):
-        dist = np.full(n, np.inf)
-        touched = np.empty(n, dtype=np.int64)
-        cap = indices.shape[0] + 2
-        hk = np.empty(cap, dtype=np.float64)
-        hv = np.empty(cap, dtype=np.int64)
-        seed = np.empty(1, dtype=np.int64)
-        zero = np.zeros(1)
-        for i in range(sources.shape[0]):
-            if source_group[i] != g:
-                continue
-            seed[0] = sources[i]
-            m = _dijkstra(indptr, indices, weights, seed, zero, limit, dist, touched, hk, hv)
-            for j in range(m):
-                v = touched[j]
-                d = dist[v]
+    for g in range(n_groups):
+        seeds = sources[source_group == g]
+        m = seeds.shape[0]
+        k = min(parts, m)
+        if k == 0:
+            continue
+        extra_c = np.zeros((k - 1, nt_, n), dtype=np.int32)
+        extra_g = np.zeros((k - 1, nt_, n), dtype=np.float32)
+        extra_l = np.zeros((k - 1, nt_, n), dtype=np.float32)
+        for c in prange(k):
+            part = seeds[c * m // k: (c + 1) * m // k]
+            if c == 0:
+                _accumulate_into(indptr, indices, weights, part, thresholds, betas, count[g], gravity[g], linear[g])
+            else:
+                _accumulate_into(indptr, indices, weights, part, thresholds, betas, extra_c[c - 1], extra_g[c - 1], extra_l[c - 1])
+        for v in prange(n):
+            for c in range(k - 1):
                 for t in range(nt_):
-                    if d <= thresholds[t]:
-                        count[g, t, v] += 1
-                        gravity[g, t, v] += np.exp(-betas[t] * d)
-                        linear[g, t, v] += 1.0 - d / thresholds[t]
-                dist[v] = np.inf
+                    count[g, t, v] += extra_c[c, t, v]
+                    gravity[g, t, v] += extra_g[c, t, v]
+                    linear[g, t, v] += extra_l[c, t, v]
     return count, gravity, linear

@@ -12,7 +12,7 @@ import difflib
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -197,8 +197,8 @@ def _to_bool(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
             return False
         return "__bad__"
 
-    conv_vals = series.map(conv)
-    bad = (conv_vals == "__bad__").to_numpy(dtype=bool)
+    conv_vals = series.astype("object").map(conv)  # object first: a nullable boolean column maps NA to NA
+    bad = np.fromiter((isinstance(v, str) for v in conv_vals), dtype=bool, count=len(conv_vals))
     out = conv_vals.where(~bad, pd.NA).astype("boolean")
     return out, bad
 
@@ -217,11 +217,23 @@ def _convert(series: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray]:
     num = pd.to_numeric(series, errors="coerce")
     bad = notnull & num.isna().to_numpy()
     if col.dtype == "int":
-        frac = num.notna().to_numpy() & (np.mod(num.fillna(0).to_numpy(dtype=float), 1) != 0)
+        v = num.fillna(0).to_numpy(dtype=float)
+        whole = np.zeros(len(v), dtype=bool)
+        ok = np.isfinite(v) & (np.abs(v) < 2.0**53)  # a whole number an Int64 column can hold
+        whole[ok] = np.mod(v[ok], 1) == 0
+        frac = num.notna().to_numpy() & ~whole
         bad = bad | frac
         num = num.where(~frac)
         return num.round().astype("Int64"), bad
     return num.astype("float64"), bad
+
+
+class _Add(Protocol):
+    """Record one problem of the layer being checked (made by :func:`validate_layer`)."""
+
+    def __call__(
+        self, severity: Severity, code: str, message: str, fix: str, *, column: str | None = None, rows: tuple[str, ...] = ()
+    ) -> None: ...
 
 
 def validate_layer(
@@ -275,14 +287,51 @@ def validate_layer(
     ) -> None:
         problems.append(Problem(severity, layer, message, fix, column, rows, file, code))
 
-    out = gdf.copy()
-    geom_name = out.geometry.name
-    known = {c.name for c in kind.columns}
+    # The steps below work on our own copy: they rename, convert and repair it in place.
+    out = _unique_columns(gdf, add)
+    out = out.rename(columns=_mapped_columns(out, kind, column_map or {}, add))
+    _check_columns(out, kind, layer, add)
+    _check_geometries(out, kind, layer, repair, add)
+    _check_ids(out, add)
+    for col in kind.columns:
+        if col.name in out.columns:
+            conv = _converted(out, col, add)
+            out[col.name] = conv
+            _check_allowed(out, conv, col, (extra_values or {}).get(col.name, ()), add)
+            _check_range(out, conv, col, add)
+    return out, problems
 
-    # 1. column mapping ------------------------------------------------------------
+
+def _unique_columns(gdf: gpd.GeoDataFrame, add: _Add) -> gpd.GeoDataFrame:
+    """A copy with one column per name: a repeated name is reported and its later copies left out."""
+    dup = gdf.columns.duplicated()
+    if dup.any():
+        names = sorted({str(c) for c in gdf.columns[dup]})
+        add("error", "duplicate_column", f"the layer has several columns named {names}",
+            "give every column its own name in the source data (only the first of each is read)", column=names[0])
+        return gpd.GeoDataFrame(gdf.loc[:, ~dup].copy(), geometry=gdf.geometry.name, crs=gdf.crs)
+    return gdf.copy()
+
+
+def _mapped_columns(gdf: gpd.GeoDataFrame, kind: LayerKind, column_map: Mapping[str, str], add: _Add) -> dict[str, str]:
+    """The ``{source: canonical}`` renames of a valid column mapping; bad entries are reported."""
+    known = {c.name for c in kind.columns}
+    others = [c for c in gdf.columns if c != gdf.geometry.name]
     rename: dict[str, str] = {}
-    for canon, src in (column_map or {}).items():
-        if canon not in known:
+    sources: dict[str, list[str]] = {}
+    for canon, src in column_map.items():
+        sources.setdefault(src, []).append(canon)
+    for src, canons in sources.items():
+        if len(canons) > 1:
+            add("error", "mapping_conflict", f"column {src!r} is mapped to several columns: {canons}",
+                f"map {src!r} to one of them only, under [layers.NAME.columns]", column=src)
+    for canon, src in column_map.items():
+        if len(sources[src]) > 1:
+            continue
+        if src == gdf.geometry.name:
+            add("error", "mapping_conflict", f"column mapping `{canon} = \"{src}\"` names the layer's geometry",
+                f"map {canon!r} to an attribute column: {sorted(others)}", column=canon)
+        elif canon not in known:
             sugg = closest(canon, known)
             add(
                 "error",
@@ -291,21 +340,17 @@ def validate_layer(
                 f"use one of {sorted(known)}" + (f" (did you mean {sugg!r}?)" if sugg else ""),
                 column=canon,
             )
-            continue
-        if src not in out.columns:
-            sugg = closest(src, [c for c in out.columns if c != geom_name])
+        elif src not in gdf.columns:
+            sugg = closest(src, others)
             add(
                 "error",
                 "missing_column",
                 f"mapped source column {src!r} (for {canon!r}) is not in the layer",
                 f'fix the mapping `{canon} = "{src}"`'
-                + (
-                    f": did you mean {sugg!r}?" if sugg else f"; the layer has {sorted(c for c in out.columns if c != geom_name)}"
-                ),
+                + (f": did you mean {sugg!r}?" if sugg else f"; the layer has {sorted(others)}"),
                 column=src,
             )
-            continue
-        if canon in out.columns and canon != src:
+        elif canon in gdf.columns and canon != src:
             add(
                 "error",
                 "mapping_conflict",
@@ -313,15 +358,17 @@ def validate_layer(
                 f"drop one of them or remove the mapping for {canon!r}",
                 column=canon,
             )
-            continue
-        rename[src] = canon
-    out = out.rename(columns=rename)
-    present = [c for c in out.columns if c != geom_name]
+        else:
+            rename[src] = canon
+    return rename
 
-    # 2. missing required and misspelled columns -----------------------------------
-    unknown = [c for c in present if c not in known]
+
+def _check_columns(gdf: gpd.GeoDataFrame, kind: LayerKind, layer: str, add: _Add) -> None:
+    """Required columns that are missing, and unknown columns that look like misspelled known ones."""
+    known = {c.name for c in kind.columns}
+    unknown = [c for c in gdf.columns if c != gdf.geometry.name and c not in known]
     for col in kind.columns:
-        if col.required and col.name not in out.columns:
+        if col.required and col.name not in gdf.columns:
             sugg = closest(col.name, unknown)
             fix = (
                 f'rename {sugg!r} to {col.name!r}, or map it in project.toml: `{col.name} = "{sugg}"` under [layers.{layer}.columns]'
@@ -336,7 +383,7 @@ def validate_layer(
                 column=col.name,
             )
     for c in unknown:
-        sugg = closest(c, [k for k in known if k not in out.columns], cutoff=0.75)
+        sugg = closest(c, [k for k in known if k not in gdf.columns], cutoff=0.75)
         if sugg:
             add(
                 "warning",
@@ -346,149 +393,161 @@ def validate_layer(
                 column=c,
             )
 
-    # 3. geometry ------------------------------------------------------------------
-    geoms = out.geometry
+
+def _check_geometries(gdf: gpd.GeoDataFrame, kind: LayerKind, layer: str, repair: bool, add: _Add) -> None:
+    """Null, empty, invalid (repaired in place when ``repair``) and wrong-type geometries."""
+    geoms = gdf.geometry
     null = geoms.isna().to_numpy()
     empty = (~null) & geoms.is_empty.to_numpy()
-    if null.any():
-        add(
-            "error",
-            "null_geometry",
-            f"{int(null.sum())} feature(s) have no geometry",
-            "delete these features or draw their geometry",
-            rows=_row_ids(out, null),
-        )
-    if empty.any():
-        add(
-            "error",
-            "empty_geometry",
-            f"{int(empty.sum())} feature(s) have an empty geometry",
-            "delete these features or draw their geometry",
-            rows=_row_ids(out, empty),
-        )
+    for mask, code, what in ((null, "null_geometry", "no geometry"), (empty, "empty_geometry", "an empty geometry")):
+        if mask.any():
+            add(
+                "error",
+                code,
+                f"{int(mask.sum())} feature(s) have {what}",
+                "delete these features or draw their geometry",
+                rows=_row_ids(gdf, mask),
+            )
     ok = ~(null | empty)
     invalid = ok & ~shapely.is_valid(geoms.values).astype(bool)
     if invalid.any():
-        reasons = [shapely.is_valid_reason(g) for g in geoms.values[invalid]]
-        rows = tuple(f"{i} ({r})" for i, r in zip(_row_ids(out, invalid), reasons, strict=True))
-        if repair:
-            fixed = shapely.make_valid(geoms.values[invalid])
-            if kind.geometry in _GEOM_FAMILIES:
-                fixed = _keep_family(fixed, kind.geometry)
-            vals = out.geometry.values.copy()
-            vals[invalid] = fixed
-            out[geom_name] = vals
-            add(
-                "warning",
-                "invalid_geometry",
-                f"{int(invalid.sum())} invalid geometr(y/ies) repaired with shapely.make_valid",
-                "check the repaired shapes; fix them at the source to silence this",
-                rows=rows,
-            )
-        else:
-            add(
-                "error",
-                "invalid_geometry",
-                f"{int(invalid.sum())} invalid geometr(y/ies)",
-                f"fix them in your GIS, or set `repair = true` under [layers.{layer}] (or [project]) to repair them with shapely.make_valid",
-                rows=rows,
-            )
+        _invalid_geometries(gdf, invalid, kind, layer, repair, add)
     if kind.geometry in _GEOM_FAMILIES:
-        types = out.geometry.geom_type
+        types = gdf.geometry.geom_type
         wrong = ok & ~types.isin(list(_GEOM_FAMILIES[kind.geometry])).to_numpy()
         if wrong.any():
-            found = sorted(set(types[wrong]))
             add(
                 "error",
                 "wrong_geometry_type",
-                f"{int(wrong.sum())} feature(s) are {found}, but {kind.name} must be {kind.geometry}s",
+                f"{int(wrong.sum())} feature(s) are {sorted(set(types[wrong]))}, but {kind.name} must be {kind.geometry}s",
                 f"check that this file really holds {kind.name}, or give the layer another kind in project.toml",
-                rows=_row_ids(out, wrong),
+                rows=_row_ids(gdf, wrong),
             )
 
-    # 4. ids -----------------------------------------------------------------------
-    if "id" in out.columns:
-        ids = out["id"]
-        nulls = ids.isna().to_numpy()
-        if nulls.any():
-            add(
-                "error",
-                "null_id",
-                f"{int(nulls.sum())} feature(s) have no id",
-                "give every feature a unique id",
-                column="id",
-                rows=tuple(f"row {i}" for i in np.flatnonzero(nulls)),
-            )
-        sid = ids.astype("string")
-        dup = sid.duplicated(keep=False).to_numpy() & ~nulls
-        if dup.any():
-            dups = sorted(set(sid[dup].astype(str)))
-            add(
-                "error",
-                "duplicate_id",
-                f"{len(dups)} id value(s) are used more than once",
-                "make ids unique",
-                column="id",
-                rows=tuple(dups),
-            )
 
-    # 5. types, allowed values, ranges ---------------------------------------------
-    for col in kind.columns:
-        if col.name not in out.columns:
-            continue
-        raw = out[col.name]
-        conv, bad = _convert(raw, col)
-        if bad.any():
-            add(
-                "error",
-                "bad_type",
-                f"{int(bad.sum())} value(s) cannot be read as {col.dtype}",
-                f"correct these values ({col.description}); leave a cell empty if unknown",
-                column=col.name,
-                rows=_with_values(out, bad, raw),
-            )
-        out[col.name] = conv
-        if col.allowed is not None:
-            allowed = set(col.allowed) | set((extra_values or {}).get(col.name, ()))
-            vals = conv.astype("string")
-            outside = (vals.notna() & ~vals.isin(list(allowed))).to_numpy(dtype=bool)
-            if outside.any():
-                bad_vals = sorted(set(vals[outside].astype(str)))
-                hints = []
-                for v in bad_vals[:MAX_IDS_SHOWN]:
-                    s = closest(v, allowed)
-                    hints.append(f"{v!r}" + (f" -> {s!r}?" if s else ""))
-                sev: Severity = "warning" if col.open_vocabulary else "error"
-                fix = f"use one of {sorted(allowed)} ({'; '.join(hints)})" + (
-                    ", or add the value under [vocabulary] in project.toml" if col.open_vocabulary else ""
-                )
-                add(
-                    sev,
-                    "value_not_allowed",
-                    f"{int(outside.sum())} value(s) outside the allowed set",
-                    fix,
-                    column=col.name,
-                    rows=_with_values(out, outside, vals),
-                )
-        if col.min is not None or col.max is not None:
-            num = pd.to_numeric(conv, errors="coerce").astype("float64")
-            lo_bad = np.zeros(len(num), dtype=bool)
-            if col.min is not None:
-                lo_bad = (num <= col.min if col.min_exclusive else num < col.min).fillna(False).to_numpy(dtype=bool)
-            hi_bad = (num > col.max).fillna(False).to_numpy(dtype=bool) if col.max is not None else np.zeros(len(num), bool)
-            rng = lo_bad | hi_bad
-            if rng.any():
-                lo_txt = f"{'>' if col.min_exclusive else '>='} {col.min:g}" if col.min is not None else ""
-                hi_txt = f"<= {col.max:g}" if col.max is not None else ""
-                add(
-                    "error",
-                    "out_of_range",
-                    f"{int(rng.sum())} value(s) outside the plausible range ({' and '.join(t for t in (lo_txt, hi_txt) if t)})",
-                    f"correct these values ({col.description}); leave a cell empty if unknown",
-                    column=col.name,
-                    rows=_with_values(out, rng, conv),
-                )
-    return out, problems
+def _invalid_geometries(gdf: gpd.GeoDataFrame, invalid: np.ndarray, kind: LayerKind, layer: str, repair: bool, add: _Add) -> None:
+    """Report the invalid geometries, with shapely's reason; repair them in place when ``repair``."""
+    geoms = gdf.geometry.values
+    reasons = [shapely.is_valid_reason(g) for g in geoms[invalid]]
+    rows = tuple(f"{i} ({r})" for i, r in zip(_row_ids(gdf, invalid), reasons, strict=True))
+    n = int(invalid.sum())
+    if not repair:
+        add(
+            "error",
+            "invalid_geometry",
+            f"{n} invalid geometr(y/ies)",
+            f"fix them in your GIS, or set `repair = true` under [layers.{layer}] (or [project]) to repair them with shapely.make_valid",
+            rows=rows,
+        )
+        return
+    fixed = shapely.make_valid(geoms[invalid])
+    if kind.geometry in _GEOM_FAMILIES:
+        fixed = _keep_family(fixed, kind.geometry)
+    vals = geoms.copy()
+    vals[invalid] = fixed
+    gdf[gdf.geometry.name] = vals
+    add(
+        "warning",
+        "invalid_geometry",
+        f"{n} invalid geometr(y/ies) repaired with shapely.make_valid",
+        "check the repaired shapes; fix them at the source to silence this",
+        rows=rows,
+    )
+
+
+def _check_ids(gdf: pd.DataFrame, add: _Add) -> None:
+    """Missing and duplicated ids (rows without an id are named by row number)."""
+    if "id" not in gdf.columns:
+        return
+    ids = gdf["id"]
+    nulls = ids.isna().to_numpy()
+    if nulls.any():
+        add(
+            "error",
+            "null_id",
+            f"{int(nulls.sum())} feature(s) have no id",
+            "give every feature a unique id",
+            column="id",
+            rows=tuple(f"row {i}" for i in np.flatnonzero(nulls)),
+        )
+    sid = ids.astype("string")
+    dup = sid.duplicated(keep=False).to_numpy() & ~nulls
+    if dup.any():
+        dups = sorted(set(sid[dup].astype(str)))
+        add(
+            "error",
+            "duplicate_id",
+            f"{len(dups)} id value(s) are used more than once",
+            "make ids unique",
+            column="id",
+            rows=tuple(dups),
+        )
+
+
+def _converted(gdf: pd.DataFrame, col: Column, add: _Add) -> pd.Series:
+    """The column converted to its type; values that cannot be read are reported (and become NA)."""
+    raw = gdf[col.name]
+    conv, bad = _convert(raw, col)
+    if bad.any():
+        add(
+            "error",
+            "bad_type",
+            f"{int(bad.sum())} value(s) cannot be read as {col.dtype}",
+            f"correct these values ({col.description}); leave a cell empty if unknown",
+            column=col.name,
+            rows=_with_values(gdf, bad, raw),
+        )
+    return conv
+
+
+def _check_allowed(gdf: pd.DataFrame, conv: pd.Series, col: Column, extra: Sequence[str], add: _Add) -> None:
+    """Values outside the column's allowed set (warnings for open vocabularies)."""
+    if col.allowed is None:
+        return
+    allowed = set(col.allowed) | set(extra)
+    vals = conv.astype("string")
+    outside = (vals.notna() & ~vals.isin(list(allowed))).to_numpy(dtype=bool)
+    if not outside.any():
+        return
+    hints = "; ".join(_with_suggestion(v, allowed) for v in sorted(set(vals[outside].astype(str)))[:MAX_IDS_SHOWN])
+    add(
+        "warning" if col.open_vocabulary else "error",
+        "value_not_allowed",
+        f"{int(outside.sum())} value(s) outside the allowed set",
+        f"use one of {sorted(allowed)} ({hints})"
+        + (", or add the value under [vocabulary] in project.toml" if col.open_vocabulary else ""),
+        column=col.name,
+        rows=_with_values(gdf, outside, vals),
+    )
+
+
+def _with_suggestion(value: str, allowed: Iterable[str]) -> str:
+    sugg = closest(value, allowed)
+    return f"{value!r}" + (f" -> {sugg!r}?" if sugg else "")
+
+
+def _check_range(gdf: pd.DataFrame, conv: pd.Series, col: Column, add: _Add) -> None:
+    """Numbers outside the column's plausible range."""
+    if col.min is None and col.max is None:
+        return
+    num = pd.to_numeric(conv, errors="coerce").astype("float64").to_numpy()
+    rng = np.zeros(len(num), dtype=bool)
+    bounds = []
+    if col.min is not None:
+        rng |= num <= col.min if col.min_exclusive else num < col.min
+        bounds.append(f"{'>' if col.min_exclusive else '>='} {col.min:g}")
+    if col.max is not None:
+        rng |= num > col.max
+        bounds.append(f"<= {col.max:g}")
+    if rng.any():
+        add(
+            "error",
+            "out_of_range",
+            f"{int(rng.sum())} value(s) outside the plausible range ({' and '.join(bounds)})",
+            f"correct these values ({col.description}); leave a cell empty if unknown",
+            column=col.name,
+            rows=_with_values(gdf, rng, conv),
+        )
 
 
 def _keep_family(geoms: np.ndarray, family: str) -> np.ndarray:

@@ -23,6 +23,7 @@ import html
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import geopandas as gpd
@@ -30,18 +31,23 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from renewgeo import raster
 from renewgeo._errors import RenewgeoError, SchemaError
 from renewgeo._validate import closest
+from renewgeo.analysis import Analysis, Context, Result, register
 from renewgeo.crs import require_metric
-from renewgeo.project import RESULT_LAYERS, Project, Target
+from renewgeo.project import Project, Target
+from renewgeo.schemas import RESULT_LAYERS
+from renewgeo.settings import Section, section, setting
+from renewgeo.styles import add_field_labels
 from renewgeo.units import area_columns, convert, true_area_m2, true_length_m, unit_family
 
 __all__ = [
     "DEFAULT_RENOVATED",
     "GREEN_SPACE_TYPES",
+    "AreaSettings",
     "Ledger",
     "amenity_summary",
-    "analyse",
     "building_gfa",
     "density",
     "format_ledger",
@@ -57,7 +63,31 @@ log = logging.getLogger(__name__)
 DEFAULT_RENOVATED = ("facade_upgrade", "full_renovation")
 GREEN_SPACE_TYPES = ("green", "park", "pocket_park")
 GFA_SOURCES = ("gfa_m2", "footprint_x_floors", "footprint_x_height", "missing")
+GFA_COLUMNS = ("footprint_m2", "gfa_m2", "gfa_source", "floors_used")
 _NONE = "(none)"
+
+
+@section
+@dataclass(frozen=True)
+class AreaSettings(Section):
+    """``[area]``: floor area, density and the targets ledger."""
+
+    name: ClassVar[str] = "area"
+    title: ClassVar[str] = "floor area, density and the targets ledger"
+
+    floor_height_m: float = setting(3.0, "storey height (m) that turns a building's height_m into storeys", gt=0, le=20,
+                                    legacy="floor_height_m")
+    floor_height_m_by_use: dict[str, float] = setting({}, "storey height (m) per use_before value, e.g. industrial halls", gt=0, le=20,
+                                                      legacy="floor_height_m_by_use", example="{ industrial = 4.5 }")
+    renovated_treatments: tuple[str, ...] = setting(DEFAULT_RENOVATED, "treatments whose floor area counts as renovated",
+                                                    example='["facade_upgrade", "full_renovation"]')
+    target_tolerance_pct: float = setting(1.0, "a target within this percentage of its value is met", ge=0, le=100,
+                                          legacy="target_tolerance_pct")
+    gfa_surface_m: float = setting(50.0, "cell size (m) of the floor-area-per-hectare raster", gt=0, le=10000)
+
+    def gfa_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`building_gfa` these settings give."""
+        return {"floor_height_m": self.floor_height_m, "floor_height_by_use": dict(self.floor_height_m_by_use)}
 
 
 def _need_columns(gdf: pd.DataFrame, cols: Sequence[str], *, layer: str, what: str) -> None:
@@ -124,11 +154,11 @@ def building_gfa(
     """
     require_metric(buildings, layer=layer, what="floor area")
     if not floor_height_m > 0:
-        raise RenewgeoError(f"floor_height_m must be > 0 metres, got {floor_height_m!r} (set [thresholds] floor_height_m)")
+        raise RenewgeoError(f"floor_height_m must be > 0 metres, got {floor_height_m!r} (set [area] floor_height_m)")
     by_use = dict(floor_height_by_use or {})
     for use, h in by_use.items():
         if not (isinstance(h, int | float) and h > 0):
-            raise RenewgeoError(f"floor_height_by_use[{use!r}] must be > 0 metres, got {h!r} (see [thresholds.floor_height_m_by_use])")
+            raise RenewgeoError(f"floor_height_by_use[{use!r}] must be > 0 metres, got {h!r} (see [area] floor_height_m_by_use)")
     out = buildings.copy()
     footprint = true_area_m2(out, layer=layer)
     n = len(out)
@@ -566,7 +596,7 @@ def _measure(
 def targets_ledger(
     project: Project,
     *,
-    tolerance_pct: float = 1.0,
+    tolerance_pct: float | None = None,
     layers: Mapping[str, gpd.GeoDataFrame] | None = None,
 ) -> Ledger:
     """Compare every target of the project with the value measured on its layers.
@@ -575,11 +605,15 @@ def targets_ledger(
     ----------
     project : Project
         The project; its ``targets`` come from ``[[targets]]`` in project.toml.
-    tolerance_pct : float
+    tolerance_pct : float, optional
         A target is ``met`` when the actual value is within this percentage of it
         (a target's own ``tolerance_pct`` overrides it); otherwise ``short`` or ``over``.
+        Default ``[area] target_tolerance_pct``.
     layers : mapping, optional
-        Result layers targets may name besides the project's (e.g. ``net_release``).
+        Layers by name that replace or add to the project's: result layers targets may
+        name (``net_release``) and input layers with the columns analyses added.
+        Buildings without floor-area columns get them from :func:`building_gfa` with
+        the project's ``[area]`` settings.
 
     Returns
     -------
@@ -599,23 +633,17 @@ def targets_ledger(
     >>> float(row["actual"]), row["status"]
     (180000.0, 'met')
     """
-    if tolerance_pct < 0:
-        raise RenewgeoError(f"tolerance_pct must be >= 0, got {tolerance_pct}")
-    th = project.thresholds
-    gfa_opts = {
-        "floor_height_m": float(th.get("floor_height_m", 3.0)),
-        "floor_height_by_use": dict(th.get("floor_height_m_by_use", {})),
-    }
+    settings = project.settings.get(AreaSettings)
+    tol_default = settings.target_tolerance_pct if tolerance_pct is None else tolerance_pct
+    if tol_default < 0:
+        raise RenewgeoError(f"tolerance_pct must be >= 0, got {tol_default}")
     cache: dict[str, gpd.GeoDataFrame] = {}
 
     def frame(name: str) -> gpd.GeoDataFrame:
         if name not in cache:
-            if layers is not None and name in layers:
-                g = layers[name]
-            else:
-                g = project[name]
+            g = layers[name] if layers is not None and name in layers else project[name]
             if project.kinds.get(name, name) == "buildings":
-                g = _enriched(g, layer=name, **gfa_opts)
+                g = _enriched(g, layer=name, **settings.gfa_options())
             cache[name] = g
         return cache[name]
 
@@ -625,88 +653,75 @@ def targets_ledger(
             g = frame(t.layer)
         except KeyError as exc:
             if t.layer in RESULT_LAYERS:  # a result layer not computed in this call
-                rows.append({"id": t.id, "label": t.label, "label_zh": t.label_zh, "layer": t.layer, "filter": _filter_text(t.where),
-                             "measure": t.measure, "unit": t.unit, "target": t.value, "actual": np.nan, "pct_of_target": np.nan,
-                             "status": "not computed", "features": 0, "excluded_count": 0, "excluded_ids": "",
-                             "note": f"{t.layer!r} comes from an analysis: pass it in layers= (renewgeo run does)", "year": t.year})
+                rows.append(_not_computed(t))
                 continue
             raise SchemaError(f"target {t.id!r}: {exc.args[0]}") from None
-
-        for col in t.where:
-            _need_columns(g, [col], layer=t.layer, what=f"target {t.id!r}")
-        mask = _mask(g, t.where)
-        actual, excluded, note = _measure(t, g, mask, layer=t.layer)
-        n = int(mask.sum())
-        if n == 0:
-            note = f"the filter ({_filter_text(t.where)}) matched no feature of {t.layer!r}"
-            log.warning("target %s: %s", t.id, note)
-        elif excluded:
-            note = f"{len(excluded)} matching feature(s) have no value and are left out"
-        tol = t.tolerance_pct if t.tolerance_pct is not None else tolerance_pct
-        pct = actual / t.value * 100 if t.value else np.nan
-        if abs(actual - t.value) <= abs(t.value) * tol / 100:
-            status = "met"
-        else:
-            status = "short" if actual < t.value else "over"
-        rows.append({
-            "id": t.id, "label": t.label, "label_zh": t.label_zh, "layer": t.layer, "filter": _filter_text(t.where),
-            "measure": t.measure, "unit": t.unit, "target": t.value, "actual": actual, "pct_of_target": pct,
-            "status": status, "features": n, "excluded_count": len(excluded), "excluded_ids": ", ".join(excluded[:50]),
-            "note": note, "year": t.year,
-        })
-    cols = ["id", "label", "label_zh", "layer", "filter", "measure", "unit", "target", "actual", "pct_of_target",
-            "status", "features", "excluded_count", "excluded_ids", "note", "year"]
-    led = Ledger(pd.DataFrame(rows, columns=cols))
+        rows.append(_ledger_row(t, g, tol_default))
+    led = Ledger(pd.DataFrame(rows, columns=_LEDGER_COLUMNS))
     led.project_name = project.name
     return led
 
 
-# ------------------------------------------------------------------------ the analysis
+_LEDGER_COLUMNS = ["id", "label", "label_zh", "layer", "filter", "measure", "unit", "target", "actual", "pct_of_target",
+                   "status", "features", "excluded_count", "excluded_ids", "note", "year"]
+
+
+def _not_computed(t: Target) -> dict[str, Any]:
+    return {"id": t.id, "label": t.label or t.id, "label_zh": t.label_zh, "layer": t.layer, "filter": _filter_text(t.where),
+            "measure": t.measure, "unit": t.unit, "target": t.value, "actual": np.nan, "pct_of_target": np.nan,
+            "status": "not computed", "features": 0, "excluded_count": 0, "excluded_ids": "",
+            "note": f"{t.layer!r} comes from an analysis that did not run (see the run's notes)", "year": t.year}
+
+
+def _ledger_row(t: Target, g: gpd.GeoDataFrame, tolerance_pct: float) -> dict[str, Any]:
+    for col in t.where:
+        _need_columns(g, [col], layer=t.layer, what=f"target {t.id!r}")
+    mask = _mask(g, t.where)
+    actual, excluded, note = _measure(t, g, mask, layer=t.layer)
+    n = int(mask.sum())
+    if n == 0:
+        note = f"the filter ({_filter_text(t.where)}) matched no feature of {t.layer!r}"
+        log.warning("target %s: %s", t.id, note)
+    elif excluded:
+        note = f"{len(excluded)} matching feature(s) have no value and are left out"
+    tol = t.tolerance_pct if t.tolerance_pct is not None else tolerance_pct
+    pct = actual / t.value * 100 if t.value else np.nan
+    if abs(actual - t.value) <= abs(t.value) * tol / 100:
+        status = "met"
+    else:
+        status = "short" if actual < t.value else "over"
+    return {
+        "id": t.id, "label": t.label or t.id, "label_zh": t.label_zh, "layer": t.layer, "filter": _filter_text(t.where),
+        "measure": t.measure, "unit": t.unit, "target": t.value, "actual": actual, "pct_of_target": pct,
+        "status": status, "features": n, "excluded_count": len(excluded), "excluded_ids": ", ".join(excluded[:50]),
+        "note": note, "year": t.year,
+    }
+
+
+# ------------------------------------------------------------------------ the analyses
 AREA_GROUPS = ("zone", "use_after", "status", "treatment", "phase")
 
 
-def analyse(
-    project: Project, *, tolerance_pct: float = 1.0, layers: Mapping[str, gpd.GeoDataFrame] | None = None
-) -> tuple[gpd.GeoDataFrame, dict[str, pd.DataFrame]]:
-    """Everything the area question asks of a project, as the CLI and ``run`` write it.
-
-    Returns
-    -------
-    (GeoDataFrame, dict of str to DataFrame)
-        The buildings with their area columns (see :func:`building_gfa`), and the
-        tables: ``targets``, ``area_by_<column>`` for each of zone, use_after, status,
-        treatment, phase the buildings have, ``progress_by_phase``,
-        ``density_by_zone`` / ``density_by_site``, ``amenities_by_category``,
-        ``line_lengths`` and ``outdoor_by_type``.
-    """
-    th = project.thresholds
+def _building_tables(b: gpd.GeoDataFrame, ctx: Context, s: AreaSettings) -> dict[str, pd.DataFrame]:
     tables: dict[str, pd.DataFrame] = {}
-    buildings = None
-    if project.has("buildings"):
-        buildings = building_gfa(
-            project.layer("buildings"),
-            floor_height_m=float(th.get("floor_height_m", 3.0)),
-            floor_height_by_use=dict(th.get("floor_height_m_by_use", {})),
-        )
-    extra = dict(layers or {})
-    if buildings is not None:
-        extra[project.name_of("buildings")] = buildings
-    tables["targets"] = pd.DataFrame(targets_ledger(project, tolerance_pct=tolerance_pct, layers=extra))
+    for col in AREA_GROUPS:
+        if col in b.columns:
+            tables[f"area_by_{col}"] = summarize(b, col, renovated_treatments=s.renovated_treatments)
+    if "progress_pct" in b.columns:
+        by = "phase" if "phase" in b.columns else None
+        tables["progress_by_phase" if by else "progress"] = progress(b, by=by)
+    outdoor = ctx.layer("outdoor_spaces") if ctx.has("outdoor_spaces") else None
+    for kind in ("zones", "sites"):
+        if ctx.has(kind):
+            tables[f"density_by_{kind[:-1]}"] = density(ctx.layer(kind), b, outdoor_spaces=outdoor, layer=kind)
+    return tables
 
-    if buildings is not None:
-        for col in AREA_GROUPS:
-            if col in buildings.columns:
-                tables[f"area_by_{col}"] = summarize(buildings, col)
-        if "progress_pct" in buildings.columns:
-            tables["progress_by_phase" if "phase" in buildings.columns else "progress"] = progress(
-                buildings, by="phase" if "phase" in buildings.columns else None
-            )
-        outdoor = project.layer("outdoor_spaces") if project.has("outdoor_spaces") else None
-        for kind in ("zones", "sites"):
-            if project.has(kind):
-                tables[f"density_by_{kind[:-1]}"] = density(project.layer(kind), buildings, outdoor_spaces=outdoor, layer=kind)
-    if project.has("amenities"):
-        tables["amenities_by_category"] = amenity_summary(project.layer("amenities"))
+
+def _other_tables(ctx: Context) -> dict[str, pd.DataFrame]:
+    project = ctx.project
+    tables: dict[str, pd.DataFrame] = {}
+    if ctx.has("amenities"):
+        tables["amenities_by_category"] = amenity_summary(ctx.layer("amenities"))
     line_rows = []
     for name, kind in project.kinds.items():
         if kind in ("pedestrian_axis", "landscape_corridor", "trails", "paths"):
@@ -714,10 +729,42 @@ def analyse(
             line_rows.append({"layer": name, "kind": kind, "count": int(t["count"]), "length_m": t["length_m"], "length_km": t["length_km"]})
     if line_rows:
         tables["line_lengths"] = pd.DataFrame(line_rows).set_index("layer")
-    if project.has("outdoor_spaces"):
-        o = project.layer("outdoor_spaces")
+    if ctx.has("outdoor_spaces"):
+        o = ctx.layer("outdoor_spaces")
         tables["outdoor_by_type"] = polygon_areas(o, by="space_type" if "space_type" in o.columns else None, layer="outdoor_spaces")
-    return (buildings if buildings is not None else gpd.GeoDataFrame()), tables
+    return tables
+
+
+def compute_area(ctx: Context) -> Result:
+    """The area analysis: floor area per building, summaries, progress, density, other layers' sizes.
+
+    Buildings get ``footprint_m2``, ``gfa_m2``, ``gfa_source`` and ``floors_used``
+    (:func:`building_gfa` with the ``[area]`` storey heights); tables
+    ``area_by_<column>`` for each of zone, use_after, status, treatment, phase,
+    ``progress_by_phase``, ``density_by_zone`` / ``density_by_site``,
+    ``amenities_by_category``, ``line_lengths``, ``outdoor_by_type``; the grid
+    ``gfa_per_ha``.
+
+    Examples
+    --------
+    >>> import renewgeo as rg
+    >>> r = rg.run_analyses(rg.load_project(rg.datasets.get_path("chuangchuangyi")), ["area"])
+    >>> float(r.tables["area_by_zone"].loc["total", "gfa_m2"])
+    180000.0
+    """
+    s = ctx.section(AreaSettings)
+    res = Result(tables=_other_tables(ctx))
+    if ctx.has("buildings"):
+        b = building_gfa(ctx.layer("buildings"), **s.gfa_options())
+        res.columns["buildings"] = pd.DataFrame(b[list(GFA_COLUMNS)])
+        res.tables = {**_building_tables(b, ctx, s), **res.tables}
+        missing = int((b["gfa_source"] == "missing").sum())
+        if missing:
+            res.notes.append(f"{missing} of {len(b)} buildings have neither gfa_m2, floors nor height_m: their floor area is unknown "
+                             f"and left out of the sums ({', '.join(_ids(b, b['gfa_source'] == 'missing')[:10])})")
+        if len(b):
+            res.grids["gfa_per_ha"] = raster.density_surface(b, "gfa_m2", resolution_m=s.gfa_surface_m)
+    return res
 
 
 def format_ledger(ledger: pd.DataFrame) -> str:
@@ -730,3 +777,12 @@ def format_ledger(ledger: pd.DataFrame) -> str:
     met = int((ledger["status"] == "met").sum())
     lines.append(f"{met} of {len(ledger)} targets met")
     return "\n".join(lines)
+
+
+add_field_labels({"footprint_m2": ("占地面积 (m²)", "footprint (m²)"), "floors_used": ("计算层数", "storeys used")})
+
+register(Analysis(
+    name="area", help="floor area by use, zone and status; density; sizes of the other layers", compute=compute_area,
+    settings=AreaSettings, columns={"buildings": GFA_COLUMNS}, workbook="area",
+    cli_flags={"tolerance-pct": "area.target_tolerance_pct"}, includes=("targets",),
+))

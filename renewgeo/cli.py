@@ -2,156 +2,158 @@
 
 Commands
 --------
-``renewgeo demo``              run the bundled Chuangchuangyi sample end to end
-``renewgeo run PROJECT``       run every analysis and write results, tables and map
-``renewgeo area PROJECT``      the targets ledger and floor-area tables
-``renewgeo walk PROJECT``      walking distances, life circles, green access, isochrones
-``renewgeo release PROJECT``   releasable land by parcel and year against targets
-``renewgeo raster PROJECT``    slope and greenness per zone and parcel; GeoTIFF surfaces
+``renewgeo demo``                 run the bundled Chuangchuangyi sample end to end
+``renewgeo run PROJECT``          run every analysis and write results, tables, rasters and the map
+``renewgeo <analysis> PROJECT``   one analysis and what it needs (one command per registered
+                                  analysis: ``raster``, ``area``, ``release``, ``walk``, ``targets``)
+``renewgeo validate PROJECT``     print the validation report (exit 2 on errors)
+``renewgeo settings [PROJECT]``   every setting with its value, default and meaning
+``renewgeo info FILE``            layers, CRS, counts, bounds and columns of a file
 
-
-``renewgeo validate PROJECT``  print the validation report (exit 2 on errors)
-
-``renewgeo info FILE``         layers, CRS, counts, bounds and columns of a file
-
-Exit codes: 0 ok, 2 invalid input (project, layers, CRS), 1 any other failure.
+``--set SECTION.KEY=VALUE`` (any command that loads a project) overrides a setting of
+project.toml, checked the same way. Exit codes: 0 ok, 2 invalid input (project file,
+layers, CRS, settings), 1 any other failure (a folder that cannot be written, another
+run writing the same folder).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tomllib
+import warnings
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from renewgeo import __version__, datasets
+from renewgeo import datasets
 from renewgeo import io as rio
 from renewgeo._config import options
 from renewgeo._errors import CRSError, ProjectFileError, ReadError, RenewgeoError, ValidationError
-from renewgeo.project import load_project, validate_project
+from renewgeo._version import __version__
+from renewgeo.analysis import REGISTRY, Analysis, closure
+from renewgeo.pipeline import previous_run, run_analyses, write_run
+from renewgeo.project import Project, load_project, validate_project
+from renewgeo.settings import SECTIONS, Settings, describe, toml_value
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID = 0, 1, 2
 
 
-def _print_run(project_name: str, files: dict[str, Path]) -> None:
+# ------------------------------------------------------------------------- options
+def _value(text: str) -> Any:
+    """A ``--set`` value: TOML (numbers, true/false, lists, quoted text), else the text itself."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in getattr(args, "set", None) or []:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ProjectFileError(f"--set {item!r}: write --set SECTION.KEY=VALUE, e.g. --set walk.speed_m_s=1.2")
+        out[key.strip()] = _value(text.strip())
+    for flag, key in _flags_of(args).items():
+        v = getattr(args, flag.replace("-", "_"), None)
+        if v is not None:
+            out[key] = v
+    return out
+
+
+def _flags_of(args: argparse.Namespace) -> dict[str, str]:
+    a = REGISTRY.get(getattr(args, "command", ""))
+    return dict(a.cli_flags) if a else {}
+
+
+def _load(args: argparse.Namespace, path: Path) -> Project:
+    project = load_project(path, repair=args.repair, settings=_overrides(args))
+    if project.report.warnings and not args.quiet:
+        print(project.report.format(severity="warning"), file=sys.stderr)
+    return project
+
+
+def _out(args: argparse.Namespace, project: Project) -> Path:
+    return Path(args.out) if args.out else Path("renewgeo-output") / project.name
+
+
+def _print_files(project_name: str, files: dict[str, Path]) -> None:
     print(f"renewgeo: {project_name} done")
     for key, path in files.items():
         print(f"  {key:<24} {path}")
 
 
+def _print_notes(notes: list[str]) -> None:
+    if notes:
+        print("notes:")
+        for n in notes:
+            print(f"  - {n}")
+
+
+# ------------------------------------------------------------------------- commands
 def _cmd_run(args: argparse.Namespace, project_path: Path) -> int:
-    from renewgeo.pipeline import run_project
-
-    project = load_project(project_path, repair=args.repair)
-    if project.report.warnings and not args.quiet:
-        print(project.report.format(severity="warning"), file=sys.stderr)
-    out = Path(args.out) if args.out else Path("renewgeo-output") / project.name
-    result = run_project(project, out, maps_dir=args.maps_dir, progress=not args.quiet)
-    _print_run(project.name, result.files)
+    project = _load(args, project_path)
+    run = run_analyses(project, settings=_overrides(args), progress=not args.quiet)
+    files = write_run(run, _out(args, project), maps_dir=args.maps_dir, wait_s=args.wait, progress=not args.quiet)
+    _print_notes(run.notes)
+    _print_files(project.name, files)
     return EXIT_OK
 
 
-def _cmd_area(args: argparse.Namespace) -> int:
-    from renewgeo import area
-
-    project = load_project(args.project, repair=args.repair)
-    buildings, tables = area.analyse(project, tolerance_pct=args.tolerance_pct)
-    print(f"{project.title}: targets ledger")
-    print(area.format_ledger(tables["targets"]))
-    out = Path(args.out) if args.out else Path("renewgeo-output") / project.name
-    written = []
-    for name, table in tables.items():
-        written.append(rio.write_table(table, out / "tables" / f"{name}.csv"))
-    written.append(rio.write_workbook(tables, out / "tables" / "area.xlsx"))
-    if len(buildings):
-        written.append(rio.write_layer(buildings, out / "results.gpkg", layer="buildings"))
-    print(f"wrote {len(written)} files under {out}")
-    return EXIT_OK
-
-
-def _cmd_walk(args: argparse.Namespace) -> int:
-    from renewgeo import area, walkability
-
-    project = load_project(args.project, repair=args.repair)
-    buildings = area.building_gfa(project.layer("buildings")) if project.has("buildings") else None
-    walk = walkability.analyse(project, buildings=buildings)
-    print(f"{project.title}: walkability")
-    print(f"network: {walk.network.report.format()}")
-    with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 1):
-        print(walk.tables["life_circles"])
-        if "axis_catchment" in walk.tables:
-            print(walk.tables["axis_catchment"])
-    out = Path(args.out) if args.out else Path("renewgeo-output") / project.name
-    written = [rio.write_table(t, out / "tables" / f"{n}.csv")
-               for n, t in walk.tables.items()]
-    written.append(rio.write_workbook(walk.tables, out / "tables" / "walk.xlsx"))
-    layers = {"buildings": walk.buildings, "network_nodes": walk.nodes, "network_edges": walk.network.edges}
-    if len(walk.isochrones):
-        layers["isochrones"] = walk.isochrones
-    if len(walk.axis_gaps):
-        layers["axis_gaps"] = walk.axis_gaps
-    for name, layer in layers.items():
-        written.append(rio.write_layer(layer, out / "results.gpkg", layer=name))
-    print(f"wrote {len(written)} outputs under {out}")
-    return EXIT_OK
-
-
-def _cmd_release(args: argparse.Namespace) -> int:
-    from renewgeo import area, land_release
-
-    project = load_project(args.project, repair=args.repair)
-    net, applied, tables = land_release.analyse(project)
-    _, area_tables = area.analyse(project, layers={"net_release": net})
-    tables["targets"] = area_tables["targets"]
-    print(f"{project.title}: land release")
-    with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 1):
-        if "release_by_year" in tables:
-            print(tables["release_by_year"])
-        print(tables["constraints_applied"])
-    print(area.format_ledger(tables["targets"]))
-    out = Path(args.out) if args.out else Path("renewgeo-output") / project.name
-    written = [rio.write_table(t, out / "tables" / f"{n}.csv")
-               for n, t in tables.items()]
-    written.append(rio.write_workbook(tables, out / "tables" / "release.xlsx"))
-    written.append(rio.write_layer(net, out / "results.gpkg", layer="net_release"))
-    written.append(rio.write_layer(applied, out / "results.gpkg", layer="constraints_applied"))
-    print(f"wrote {len(written)} outputs under {out}")
-    return EXIT_OK
-
-
-def _cmd_raster(args: argparse.Namespace) -> int:
-    from renewgeo import raster
-
-    project = load_project(args.project, repair=args.repair)
-    if not project.rasters:
-        print(f"renewgeo: project {project.name!r} declares no [rasters.NAME] in project.toml", file=sys.stderr)
+def _cmd_analysis(args: argparse.Namespace, analysis: Analysis) -> int:
+    project = _load(args, Path(args.project))
+    why = analysis.applies(project)
+    if why:
+        print(f"renewgeo: {analysis.name} does not apply to project {project.name!r}: {why}", file=sys.stderr)
         return EXIT_INVALID
-    grids, layers, tables = raster.analyse(project)
-    out = Path(args.out) if args.out else Path("renewgeo-output") / project.name
-    written = [raster.write_cog(g, out / "rasters" / f"{n}.tif") for n, g in grids.items()]
-    written += [rio.write_table(t, out / "tables" / f"{n}.csv")
-                for n, t in tables.items()]
-    if tables:
-        written.append(rio.write_workbook(tables, out / "tables" / "raster.xlsx"))
-    for name, layer in layers.items():
-        written.append(rio.write_layer(layer, out / "results.gpkg", layer=name))
-    with pd.option_context("display.width", 160, "display.max_columns", 10, "display.precision", 2):
-        for n, t in tables.items():
-            print(n)
-            print(t.head(10))
-    print(f"wrote {len(written)} outputs under {out}")
+    out = _out(args, project)
+    wanted = [analysis.name, *analysis.includes]
+    overrides = _overrides(args)
+    prev = previous_run(out)
+    if prev is not None and prev.get("project", {}).get("name") == project.name:
+        # keep the folder one consistent run: what the earlier run held is recomputed with the new inputs
+        extra = [n for n in prev.get("analyses", {}) if n in REGISTRY and n not in closure(wanted)]
+        if extra:
+            print(f"renewgeo: {out} holds {', '.join(extra)} from an earlier run; recomputing them so that the folder stays one "
+                  "consistent run (choose another --out for this analysis alone)", file=sys.stderr)
+        wanted += extra
+        overrides = {**prev.get("overrides", {}), **overrides}
+    run = run_analyses(project, wanted, settings=overrides, progress=not args.quiet)
+    for name in [analysis.name, *analysis.includes]:
+        a = REGISTRY[name]
+        if name in run.results and a.report is not None:
+            print(f"{project.title}: {name}")
+            print(a.report(run.results[name]))
+    files = write_run(run, out, maps_dir=getattr(args, "maps_dir", None), wait_s=args.wait, progress=not args.quiet)
+    _print_notes(run.notes)
+    _print_files(project.name, files)
     return EXIT_OK
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    report = validate_project(args.project, repair=args.repair)
+    report = validate_project(args.project, repair=args.repair, settings=_overrides(args))
     print(report.format())
     return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def _cmd_settings(args: argparse.Namespace) -> int:
+    settings = _load(args, Path(args.project)).settings if args.project else Settings.defaults()
+    table = describe(settings)
+    with pd.option_context("display.max_colwidth", 70, "display.width", 220, "display.max_rows", 500):
+        for name, rows in table.groupby("section", sort=False):
+            print(f"[{name}]    # {SECTIONS[str(name)].title}")
+            for r in rows.itertuples():
+                mark = "*" if r.changed else " "
+                print(f" {mark} {r.key} = {toml_value(r.value)}    # {r.doc}" + (f" (default {toml_value(r.default)})" if r.changed else ""))
+    return EXIT_OK
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -164,42 +166,65 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------------- parser
+def _common(sp: argparse.ArgumentParser, *, writes: bool = True) -> None:
+    sp.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries (shapely.make_valid)")
+    sp.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                    help="override a setting of project.toml, e.g. --set walk.speed_m_s=1.2 (repeatable)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar, no warnings")
+    if writes:
+        sp.add_argument("--out", help="output folder (default renewgeo-output/<project>); replaced whole by each run")
+        sp.add_argument("--maps-dir", help="also copy the HTML map into this folder")
+        sp.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="wait this long for another run writing the same folder (default: refuse at once)")
+
+
+def _flag_help(key: str) -> tuple[Any, str]:
+    sec, _, name = key.partition(".")
+    f = next(f for f in fields(SECTIONS[sec]) if f.name == name)
+    spec = f.metadata.get("renewgeo")
+    return (float if f.type in ("float", float) else str), f"sets [{sec}] {name}: {getattr(spec, 'doc', '')}"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="renewgeo", description="GIS answers for urban-renewal planning.")
     p.add_argument("--version", action="version", version=f"renewgeo {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = p.add_subparsers(dest="command", required=True)
-
-    def run_opts(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
-        sp.add_argument("--maps-dir", help="folder for the HTML map (default OUT/maps)")
-        sp.add_argument("--quiet", action="store_true", help="no progress bar")
-        sp.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries (shapely.make_valid)")
-
-    d = sub.add_parser("demo", help="run the bundled Chuangchuangyi sample end to end")
-    run_opts(d)
+    _common(sub.add_parser("demo", help="run the bundled Chuangchuangyi sample end to end"))
     r = sub.add_parser("run", help="run every analysis of a project")
     r.add_argument("project", help="project folder (with project.toml)")
-    run_opts(r)
-    def analysis(name: str, help_: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_)
-        sp.add_argument("project")
-        sp.add_argument("--out", help="output folder (default renewgeo-output/<project>)")
-        sp.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
-        return sp
-
-    a = analysis("area", "floor area by use, zone and status; the targets ledger")
-    a.add_argument("--tolerance-pct", type=float, default=1.0, help="a target within this %% of its value is met (default 1)")
-    analysis("release", "releasable land: parcels minus constraints, by year, against targets")
-    analysis("raster", "terrain and greenness per zone and parcel; GeoTIFF surfaces")
-    analysis("walk", "walking access to services, life circles, green access, isochrones")
-
+    _common(r)
+    for a in REGISTRY.values():
+        sp = sub.add_parser(a.name, help=a.help)
+        sp.add_argument("project", help="project folder (with project.toml)")
+        _common(sp)
+        for flag, key in a.cli_flags.items():
+            tp, help_ = _flag_help(key)
+            sp.add_argument(f"--{flag}", type=tp, default=None, help=help_)
     v = sub.add_parser("validate", help="validate a project; exit 2 on errors")
     v.add_argument("project")
-    v.add_argument("--repair", action="store_true", default=None, help="repair invalid geometries first")
+    _common(v, writes=False)
+    s = sub.add_parser("settings", help="every setting with its value, default and meaning")
+    s.add_argument("project", nargs="?", help="a project folder: show its values (default: the defaults)")
+    _common(s, writes=False)
     i = sub.add_parser("info", help="describe the layers of a file")
     i.add_argument("file")
     return p
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        return _cmd_run(args, datasets.get_path("chuangchuangyi"))
+    if args.command == "run":
+        return _cmd_run(args, Path(args.project))
+    if args.command in REGISTRY:
+        return _cmd_analysis(args, REGISTRY[args.command])
+    if args.command == "validate":
+        return _cmd_validate(args)
+    if args.command == "settings":
+        return _cmd_settings(args)
+    return _cmd_info(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -209,21 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "quiet", False):
         options.progress = False
     try:
-        if args.command == "demo":
-            return _cmd_run(args, datasets.get_path("chuangchuangyi"))
-        if args.command == "run":
-            return _cmd_run(args, Path(args.project))
-        if args.command == "validate":
-            return _cmd_validate(args)
-        if args.command == "area":
-            return _cmd_area(args)
-        if args.command == "walk":
-            return _cmd_walk(args)
-        if args.command == "release":
-            return _cmd_release(args)
-        if args.command == "raster":
-            return _cmd_raster(args)
-        return _cmd_info(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # deprecations are in the validation report the command prints
+            return _dispatch(args)
     except ValidationError as exc:
         print(f"renewgeo: the project has errors\n{exc.report.format()}", file=sys.stderr)
         return EXIT_INVALID
@@ -232,6 +245,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except RenewgeoError as exc:
         print(f"renewgeo: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except BrokenPipeError:  # output piped into head or less, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:  # a bug: say so plainly, the traceback only on request
+        if args.verbose:
+            raise
+        print(f"renewgeo: unexpected error ({type(exc).__name__}: {exc}). This is a bug in renewgeo, not in your data; "
+              "run the same command with -v to see where it happened and please report it.", file=sys.stderr)
         return EXIT_FAIL
 
 

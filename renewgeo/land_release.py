@@ -26,24 +26,68 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from renewgeo import area, raster
 from renewgeo._errors import RenewgeoError, SchemaError
+from renewgeo.analysis import Analysis, Context, Result, register
+from renewgeo.area import AreaSettings
 from renewgeo.crs import require_metric
 from renewgeo.project import Project
+from renewgeo.schemas import KINDS
+from renewgeo.settings import Section, section, setting
+from renewgeo.styles import YEAR_PALETTE, Presentation, Style, add_field_labels
 from renewgeo.units import M2_PER_MU, area_columns
 
-__all__ = ["PRIORITY", "analyse", "constraint_geometries", "overlaps", "release", "release_by_year", "screen_inefficient"]
+__all__ = ["PRIORITY", "ReleaseSettings", "compute", "constraint_geometries", "overlaps", "release", "release_by_year",
+           "screen_inefficient"]
 
 log = logging.getLogger(__name__)
 
 PRIORITY = ("road", "river", "green_corridor", "protected_building", "retained_building", "slope", "setback", "other")
 DEFAULTS = {"road_width_m": 20.0, "river_setback_m": 30.0, "protection_buffer_m": 10.0, "retained_buffer_m": 0.0}
+
+
+@section
+@dataclass(frozen=True)
+class ReleaseSettings(Section):
+    """``[release]``: constraint rules, fragments, capacity and steep land."""
+
+    name: ClassVar[str] = "release"
+    title: ClassVar[str] = "releasable land: parcels minus constraints"
+
+    road_width_m: float = setting(20.0, "red-line width (m) of a road line without width_m", gt=0, le=500, legacy="road_width_m")
+    river_setback_m: float = setting(30.0, "setback (m) either side of a river or green corridor without buffer_m", ge=0, le=1000,
+                                     legacy="river_setback_m")
+    protection_buffer_m: float = setting(10.0, "buffer (m) around a protected building without buffer_m", ge=0, le=1000,
+                                         legacy="protection_buffer_m")
+    retained_buffer_m: float = setting(0.0, "buffer (m) around a retained building without buffer_m", ge=0, le=1000,
+                                       legacy="retained_buffer_m")
+    min_fragment_m2: float = setting(1000.0, "leftover pieces smaller than this (m2) are not releasable", ge=0, legacy="min_fragment_m2")
+    min_width_m: float = setting(20.0, "leftover pieces narrower than this (m) are not releasable", ge=0, le=1000, legacy="min_width_m")
+    constraint_priority: tuple[str, ...] = setting(PRIORITY, "order in which overlapping constraints claim land",
+                                                   legacy="constraint_priority", example='["road", "river", "protected_building"]')
+    far_by_land_use: dict[str, float] = setting({}, "planned floor-area ratio per land_use where a parcel has no far_planned", ge=0,
+                                                le=50, legacy="far_by_land_use", example="{ residential = 2.8 }")
+    max_slope_pct: float | None = setting(None, "land steeper than this (percent, from the project's DEM) is taken out; "
+                                          "unset: slope is no constraint", gt=0, le=1000, legacy="max_slope_pct", example="25")
+
+    def check(self, layers: Mapping[str, str], vocabulary: Mapping[str, Any]) -> list[str]:
+        """Constraint types in the priority list must be known ones."""
+        known = set(KINDS["constraints"].column("constraint_type").allowed or ()) | set(vocabulary.get("constraint_types", ()))
+        bad = [t for t in self.constraint_priority if t not in known]
+        return [f"constraint_priority names {bad}, which are not constraint types; known: {sorted(known)} "
+                "(add your own under [vocabulary] constraint_types)"] if bad else []
+
+    def rules(self) -> dict[str, float]:
+        """The buffer rules :func:`constraint_geometries` takes."""
+        return {k: float(getattr(self, k)) for k in DEFAULTS}
 
 
 def _num(gdf: pd.DataFrame, col: str) -> np.ndarray:
@@ -276,8 +320,6 @@ def screen_inefficient(
     administrative and living floor area <= 7% of the total, green ratio <= 20%; plus
     FAR below ``far_min`` and the share of floor area standing idle.
     """
-    from renewgeo import area
-
     d = area.density(parcels, buildings, outdoor_spaces=outdoor_spaces, id_column=id_column, layer="parcels")
     b = area._enriched(buildings)
     gfa = b["gfa_m2"].fillna(0.0).to_numpy()
@@ -303,60 +345,97 @@ def screen_inefficient(
     return out
 
 
-def analyse(
-    project: Project, *, extra_constraints: gpd.GeoDataFrame | None = None
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, pd.DataFrame]]:
-    """Everything ``renewgeo release`` and ``run`` compute: net release, constraints, tables.
+def _constraints(ctx: Context, s: ReleaseSettings) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Constraint features of the project, plus steep land from the DEM's slope when asked."""
+    notes = []
+    crs = ctx.project.crs
+    raw = ctx.layer("constraints") if ctx.has("constraints") else gpd.GeoDataFrame(
+        {"constraint_type": pd.Series(dtype=str)}, geometry=[], crs=crs)
+    if s.max_slope_pct is not None:
+        slope = ctx.grid("slope_pct")
+        if slope is None:
+            notes.append("[release] max_slope_pct is set but the project has no [rasters] dem: slope is not a constraint")
+        else:
+            steep = raster.steep_land(slope, s.max_slope_pct, crs)
+            notes.append(f"{len(steep)} polygon(s) of land steeper than {s.max_slope_pct:g} % taken out as slope constraints")
+            raw = gpd.GeoDataFrame(pd.concat([raw, steep], ignore_index=True), crs=crs)
+    return raw, notes
 
-    Thresholds (``[thresholds]``): ``road_width_m``, ``river_setback_m``,
-    ``protection_buffer_m``, ``retained_buffer_m``, ``min_fragment_m2`` (1000),
-    ``min_width_m`` (20), ``floor_height_m``; ``[thresholds.far_by_land_use]``;
-    ``constraint_priority`` (list).
-    """
-    th = project.thresholds
-    if not project.has("sites"):
-        raise SchemaError(f"project {project.name!r} has no sites (parcels) layer to release")
-    parcels = project.layer("sites")
-    if project.has("constraints"):
-        raw = project.layer("constraints")
-    else:
-        raw = gpd.GeoDataFrame({"constraint_type": pd.Series(dtype=str)}, geometry=[], crs=project.crs)
-    if extra_constraints is not None and len(extra_constraints):  # e.g. steep land from the DEM
-        raw = gpd.GeoDataFrame(pd.concat([raw, extra_constraints.to_crs(project.crs)], ignore_index=True), crs=project.crs)
-    rules = {k: float(th[k]) for k in DEFAULTS if k in th}
 
-    cons = constraint_geometries(raw, rules=rules) if len(raw) else gpd.GeoDataFrame(
-        {"constraint_type": [], "source_id": [], "buffer_m": []}, geometry=[], crs=project.crs)
-    net = release(parcels, cons, prepared=True, priority=list(th.get("constraint_priority", PRIORITY)),
-                  min_area_m2=float(th.get("min_fragment_m2", 1000.0)), min_width_m=float(th.get("min_width_m", 20.0)),
-                  far_by_land_use=dict(th.get("far_by_land_use", {})), floor_height_m=float(th.get("floor_height_m", 3.0)))
-    tables: dict[str, pd.DataFrame] = {"release_by_parcel": pd.DataFrame(net.drop(columns=net.geometry.name))}
-    if "release_year" in net.columns:
-        tables["release_by_year"] = release_by_year(net)
-    ov = overlaps(parcels)
-    if len(ov):
-        log.warning("%d pair(s) of parcels overlap; see tables/parcel_overlaps.csv", len(ov))
-        tables["parcel_overlaps"] = ov
-    # the land each constraint type takes within the parcels, once (priority order)
+def _applied(parcels: gpd.GeoDataFrame, cons: gpd.GeoDataFrame, priority: Sequence[str]) -> gpd.GeoDataFrame:
+    """The land each constraint type takes within the parcels, once (priority order)."""
     clip = shapely.union_all(parcels.geometry.values)
     applied = []
     taken = shapely.Polygon()
-    for t in list(dict.fromkeys([*th.get("constraint_priority", PRIORITY), *sorted(set(cons["constraint_type"]))])):
+    for t in list(dict.fromkeys([*priority, *sorted(set(cons["constraint_type"]))])):
         sub = cons[cons["constraint_type"] == t]
         if not len(sub):
             continue
         geom = _polygonal(shapely.difference(shapely.intersection(shapely.union_all(sub.geometry.values), clip), taken))
         taken = shapely.union(taken, geom)
         applied.append({"constraint_type": t, "features": len(sub), "area_m2": float(shapely.area(geom)), "geometry": geom})
-    applied_gdf = gpd.GeoDataFrame(applied, geometry="geometry", crs=project.crs) if applied else gpd.GeoDataFrame(
-        {"constraint_type": [], "features": [], "area_m2": []}, geometry=[], crs=project.crs)
-    if len(applied_gdf):
-        applied_gdf["area_mu"] = applied_gdf["area_m2"] / M2_PER_MU
-    tables["constraints_applied"] = pd.DataFrame(applied_gdf.drop(columns="geometry"))
-    if project.has("buildings"):
-        tables["inefficient_land"] = screen_inefficient(parcels, project.layer("buildings"),
-                                                        outdoor_spaces=project.layer("outdoor_spaces") if project.has("outdoor_spaces") else None)
-    return net, applied_gdf, tables
+    out = gpd.GeoDataFrame(applied, geometry="geometry", crs=parcels.crs) if applied else gpd.GeoDataFrame(
+        {"constraint_type": [], "features": [], "area_m2": []}, geometry=[], crs=parcels.crs)
+    out["area_mu"] = out["area_m2"] / M2_PER_MU
+    return out
+
+
+def compute(ctx: Context) -> Result:
+    """The land-release analysis: net release per parcel, the land each constraint takes, by year.
+
+    Layers ``net_release`` (the parcels' releasable land, with their columns and the
+    measures of :func:`release`) and ``constraints_applied``; tables
+    ``release_by_parcel``, ``release_by_year``, ``constraints_applied``,
+    ``parcel_overlaps`` (when parcels overlap) and ``inefficient_land`` (with
+    buildings). Settings: ``[release]``; storey height from ``[area]``.
+
+    Examples
+    --------
+    >>> import renewgeo as rg
+    >>> r = rg.run_analyses(rg.load_project(rg.datasets.get_path("shibei_relocation")), ["release"])
+    >>> round(float(r.tables["release_by_year"].loc[2024, "net_area_mu"]), 1)
+    419.3
+    """
+    s = ctx.section(ReleaseSettings)
+    parcels = ctx.layer("sites")
+    raw, notes = _constraints(ctx, s)
+    cons = constraint_geometries(raw, rules=s.rules()) if len(raw) else gpd.GeoDataFrame(
+        {"constraint_type": [], "source_id": [], "buffer_m": []}, geometry=[], crs=ctx.project.crs)
+    net = release(parcels, cons, prepared=True, priority=s.constraint_priority, min_area_m2=s.min_fragment_m2,
+                  min_width_m=s.min_width_m, far_by_land_use=s.far_by_land_use,
+                  floor_height_m=ctx.section(AreaSettings).floor_height_m)
+    applied = _applied(parcels, cons, s.constraint_priority)
+    res = Result(layers={"net_release": net, "constraints_applied": applied}, notes=notes)
+    res.tables["release_by_parcel"] = pd.DataFrame(net.drop(columns=net.geometry.name))
+    if "release_year" in net.columns:
+        res.tables["release_by_year"] = release_by_year(net)
+        missing = int(net["release_year"].isna().sum())
+        if missing:
+            res.notes.append(f"{missing} parcel(s) have no release_year and are not in the yearly release")
+    ov = overlaps(parcels)
+    if len(ov):
+        res.tables["parcel_overlaps"] = ov
+        res.notes.append(f"{len(ov)} pair(s) of parcels overlap (tables/parcel_overlaps.csv): their shared land is counted twice")
+    res.tables["constraints_applied"] = pd.DataFrame(applied.drop(columns="geometry"))
+    if ctx.has("buildings"):
+        res.tables["inefficient_land"] = screen_inefficient(
+            parcels, ctx.layer("buildings"), outdoor_spaces=ctx.layer("outdoor_spaces") if ctx.has("outdoor_spaces") else None)
+    return res
+
+
+def _applies(project: Project) -> str | None:
+    if not project.has("sites"):
+        return "the project has no sites (parcels) layer"
+    if not project.has("constraints") and project.settings.get(ReleaseSettings).max_slope_pct is None:
+        return "the project has no constraints layer (nor [release] max_slope_pct with a DEM)"
+    return None
+
+
+def _report(result: Result) -> str:
+    with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 1):
+        parts = [str(result.tables["release_by_year"])] if "release_by_year" in result.tables else []
+        parts.append(str(result.tables["constraints_applied"]))
+    return "\n".join(parts)
 
 
 def _polygonal(geom: Any) -> Any:
@@ -440,3 +519,31 @@ def _grouped_parts(keys: np.ndarray, parts: np.ndarray) -> tuple[np.ndarray, np.
     """Polygons per key, gathered into one (Multi)Polygon each."""
     return _per_key(keys, parts, shapely.multipolygons)
 
+
+
+_CONSTRAINT_COLOURS = {"road": "#636363", "river": "#3182bd", "green_corridor": "#31a354", "protected_building": "#e6550d",
+                       "retained_building": "#fdae6b", "slope": "#8c6d31", "setback": "#bdbdbd", "other": "#9e9ac8"}
+add_field_labels({"net_area_mu": ("可释放面积 (亩)", "releasable (mu)"), "gross_area_m2": ("总面积 (m²)", "gross (m²)"),
+                  "buildable_gfa_m2": ("可建面积 (m²)", "buildable GFA (m²)")})
+
+register(Analysis(
+    name="release", help="releasable land: parcels minus constraints, capacity, by year", compute=compute,
+    settings=ReleaseSettings, requires=("raster", "area"), applies=_applies,
+    layers={
+        "net_release": Presentation(("可释放用地", "Releasable land"),
+                                    Style("polygon", colour="#bdbdbd", column="release_year", palette=YEAR_PALETTE, fill_opacity=0.55,
+                                          label_column="id", label_size=7),
+                                    tooltip=("id", "land_use", "release_year", "gross_area_m2", "net_area_mu", "buildable_gfa_m2"),
+                                    order=14),
+        "constraints_applied": Presentation(("扣除用地（按原因）", "Land taken, by reason"),
+                                            Style("polygon", column="constraint_type", categories=_CONSTRAINT_COLOURS, colour="#9e9ac8",
+                                                  palette=("#9e9ac8",), width=0.5, fill_opacity=0.6),
+                                            tooltip=("constraint_type", "area_mu"), order=16),
+    },
+    layer_kinds={"net_release": "sites"},
+    layer_columns={"net_release": ("gross_area_m2", "removed_*_m2", "removed_m2", "unusable_m2", "fragments_dropped", "net_area_m2",
+                                   "net_area_ha", "net_area_mu", "net_share_pct", "far_used", "buildable_gfa_m2", "gfa_limited_by")},
+    input_styles={"sites": Presentation(("用地地块", "Land parcels"), Style("polygon", colour="#252525", outline="#252525", width=1.2,
+                                                                         fill_opacity=0.0), tooltip=("id", "name", "land_use"), order=12)},
+    workbook="release", report=_report, includes=("targets",),
+))

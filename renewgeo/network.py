@@ -264,6 +264,87 @@ def _chords(polys: np.ndarray, node_xy: NDArray[np.float64], deg: NDArray[np.int
     return geoms, us, vs
 
 
+def _common_crs(layers: Sequence[gpd.GeoDataFrame]) -> Any:
+    """The one metric CRS of all line layers (refuses degrees and mixed CRSs)."""
+    crs = None
+    for i, g in enumerate(layers):
+        c = require_metric(g, layer=f"network layer {i}", what="a walking network")
+        if crs is None:
+            crs = c
+        elif c != crs:
+            raise RenewgeoError(f"build_network: layers are in different CRSs ({crs.to_string()} and {c.to_string()}); reproject them to one")
+    return crs
+
+
+def _walkable_polygons(walkable_polygons: gpd.GeoDataFrame | None, report: NetworkReport) -> np.ndarray:
+    """The crossable polygons: rows not marked ``walkable == False``, split into single polygons."""
+    if walkable_polygons is None or len(walkable_polygons) == 0:
+        return np.array([], dtype=object)
+    require_metric(walkable_polygons, layer="walkable polygons", what="a walking network")
+    wp = walkable_polygons
+    if "walkable" in wp.columns:
+        wp = wp[wp["walkable"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+    polys = shapely.get_parts(wp.geometry.values)
+    polys = polys[shapely.get_type_id(polys) == 3]
+    report.polygons_crossable = len(polys)
+    return polys
+
+
+def _add_chords(polys: np.ndarray, segs: np.ndarray, seg_levels: np.ndarray, u: np.ndarray, v: np.ndarray,
+                node_xy: NDArray[np.float64], report: NetworkReport) -> tuple[np.ndarray, ...]:
+    """Mark the polygons' outline edges and add their chords (with a hub node per star).
+
+    Returns ``(segs, seg_levels, u, v, kind, node_xy)`` with the chords appended.
+    """
+    kind = np.full(len(segs), "line", dtype=object)
+    if len(polys) == 0:
+        return segs, seg_levels, u, v, kind, node_xy
+    on_outline = shapely.STRtree(shapely.get_parts(shapely.boundary(polys)))
+    hit = np.unique(on_outline.query(segs, predicate="covered_by")[0])
+    kind[hit] = "outline"
+    deg = np.bincount(np.concatenate([u, v]), minlength=len(node_xy))
+    cg, cu, cv = _chords(polys, node_xy, deg, report)
+    if not cg:
+        return segs, seg_levels, u, v, kind, node_xy
+    hub_needed = [i for i, j in enumerate(cv) if j < 0]
+    if hub_needed:
+        # star chords end at a hub node per polygon: create those nodes
+        hubs = shapely.get_coordinates(shapely.get_point(np.array(cg, dtype=object)[hub_needed], -1))
+        keys = {tuple(k): None for k in map(tuple, _key(hubs))}
+        base = len(node_xy)
+        idx = {k: base + i for i, k in enumerate(keys)}
+        node_xy = np.vstack([node_xy, np.array(list(keys)) * GRID_M])
+        for i, k in zip(hub_needed, map(tuple, _key(hubs)), strict=True):
+            cv[i] = idx[k]
+    return (np.concatenate([segs, np.array(cg, dtype=object)]), np.concatenate([seg_levels, np.zeros(len(cg), dtype=int)]),
+            np.concatenate([u, np.array(cu, dtype=np.int64)]), np.concatenate([v, np.array(cv, dtype=np.int64)]),
+            np.concatenate([kind, np.full(len(cg), "chord", dtype=object)]), node_xy)
+
+
+def _assemble(node_xy: NDArray[np.float64], u: np.ndarray, v: np.ndarray, segs: np.ndarray, seg_levels: np.ndarray,
+              kind: np.ndarray, *, crs: Any, report: NetworkReport, tiny_component_m: float) -> Network:
+    """The :class:`Network` of a noded graph: degrees, components and the report's figures."""
+    length = shapely.length(segs)
+    n = len(node_xy)
+    deg = np.bincount(np.concatenate([u, v]), minlength=n)
+    ncomp, comp = connected_components(coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n)), directed=False)
+    comp_len = np.bincount(comp[u], weights=length, minlength=ncomp)
+    report.nodes, report.edges, report.length_m = n, len(segs), float(length.sum())
+    report.components = int(ncomp)
+    report.largest_component_share = float(comp_len.max() / comp_len.sum()) if comp_len.sum() > 0 else 0.0
+    report.tiny_components = int((comp_len < tiny_component_m).sum())
+    report.dangling_ends = int((deg == 1).sum())
+    nodes = gpd.GeoDataFrame(
+        {"node": np.arange(n), "degree": deg, "component": comp, "dangling": deg == 1},
+        geometry=shapely.points(node_xy), crs=crs,
+    )
+    edges = gpd.GeoDataFrame(
+        {"u": u.astype(np.int64), "v": v.astype(np.int64), "length_m": length, "level": seg_levels, "kind": kind},
+        geometry=segs, crs=crs,
+    )
+    return Network(nodes=nodes, edges=edges, report=report)
+
+
 def build_network(
     lines: gpd.GeoDataFrame | Sequence[gpd.GeoDataFrame],
     *,
@@ -310,29 +391,16 @@ def build_network(
     layers = [lines] if isinstance(lines, gpd.GeoDataFrame) else list(lines)
     if not layers:
         raise RenewgeoError("build_network: no line layers given")
-    crs = None
-    for i, g in enumerate(layers):
-        c = require_metric(g, layer=f"network layer {i}", what="a walking network")
-        if crs is None:
-            crs = c
-        elif c != crs:
-            raise RenewgeoError(f"build_network: layers are in different CRSs ({crs.to_string()} and {c.to_string()}); reproject them to one")
+    crs = _common_crs(layers)
     if snap_m < 0:
         raise RenewgeoError(f"snap_m must be >= 0 metres, got {snap_m}")
     report = NetworkReport()
     geoms, levels = _lines_with_levels(layers, report)
-    polys = np.array([], dtype=object)
-    if walkable_polygons is not None and len(walkable_polygons):
-        require_metric(walkable_polygons, layer="walkable polygons", what="a walking network")
-        wp = walkable_polygons
-        if "walkable" in wp.columns:
-            wp = wp[wp["walkable"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
-        polys = shapely.get_parts(wp.geometry.values)
-        polys = polys[shapely.get_type_id(polys) == 3]
+    polys = _walkable_polygons(walkable_polygons, report)
+    if len(polys):
         rings = shapely.get_parts(shapely.boundary(polys))
         geoms = np.concatenate([geoms, rings])
         levels = np.concatenate([levels, np.zeros(len(rings), dtype=int)])
-        report.polygons_crossable = len(polys)
     if len(geoms) == 0:
         raise RenewgeoError("build_network: the layers hold no line with a length; a walking network needs lines")
     if report.zero_length_dropped:
@@ -340,49 +408,9 @@ def build_network(
     geoms = _snap_endpoints(geoms, levels, snap_m, report)
     segs, seg_levels = _node(geoms, levels, report)
     node_xy, u, v = _graph(segs)
-    kind = np.full(len(segs), "line", dtype=object)
-    if len(polys):
-        on_outline = shapely.STRtree(shapely.get_parts(shapely.boundary(polys)))
-        hit = np.unique(on_outline.query(segs, predicate="covered_by")[0])
-        kind[hit] = "outline"
-        deg = np.bincount(np.concatenate([u, v]), minlength=len(node_xy))
-        cg, cu, cv = _chords(polys, node_xy, deg, report)
-        if cg:
-            hub_needed = [i for i, j in enumerate(cv) if j < 0]
-            if hub_needed:
-                # star chords end at a hub node per polygon: create those nodes
-                hubs = shapely.get_coordinates(shapely.get_point(np.array(cg, dtype=object)[hub_needed], -1))
-                keys = {tuple(k): None for k in map(tuple, _key(hubs))}
-                base = len(node_xy)
-                idx = {k: base + i for i, k in enumerate(keys)}
-                node_xy = np.vstack([node_xy, np.array(list(keys)) * GRID_M])
-                for i, k in zip(hub_needed, map(tuple, _key(hubs)), strict=True):
-                    cv[i] = idx[k]
-            segs = np.concatenate([segs, np.array(cg, dtype=object)])
-            seg_levels = np.concatenate([seg_levels, np.zeros(len(cg), dtype=int)])
-            u = np.concatenate([u, np.array(cu, dtype=np.int64)])
-            v = np.concatenate([v, np.array(cv, dtype=np.int64)])
-            kind = np.concatenate([kind, np.full(len(cg), "chord", dtype=object)])
-    length = shapely.length(segs)
-    n = len(node_xy)
-    deg = np.bincount(np.concatenate([u, v]), minlength=n)
-    ncomp, comp = connected_components(coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n)), directed=False)
-    comp_len = np.bincount(comp[u], weights=length, minlength=ncomp)
-    report.nodes, report.edges, report.length_m = n, len(segs), float(length.sum())
-    report.components = int(ncomp)
-    report.largest_component_share = float(comp_len.max() / comp_len.sum()) if comp_len.sum() > 0 else 0.0
-    report.tiny_components = int((comp_len < tiny_component_m).sum())
-    report.dangling_ends = int((deg == 1).sum())
-    nodes = gpd.GeoDataFrame(
-        {"node": np.arange(n), "degree": deg, "component": comp, "dangling": deg == 1},
-        geometry=shapely.points(node_xy), crs=crs,
-    )
-    edges = gpd.GeoDataFrame(
-        {"u": u.astype(np.int64), "v": v.astype(np.int64), "length_m": length, "level": seg_levels, "kind": kind},
-        geometry=segs, crs=crs,
-    )
-    net = Network(nodes=nodes, edges=edges, report=report)
-    if ncomp > 1:
+    segs, seg_levels, u, v, kind, node_xy = _add_chords(polys, segs, seg_levels, u, v, node_xy, report)
+    net = _assemble(node_xy, u, v, segs, seg_levels, kind, crs=crs, report=report, tiny_component_m=tiny_component_m)
+    if report.components > 1:
         log.info("network: %s", report.format())
     return net
 
@@ -409,6 +437,8 @@ class Attached:
         The augmented undirected edges.
     node_xy : ndarray
         Coordinates of every node.
+    max_snap_m : float
+        The largest connector length the points were attached with.
     """
 
     indptr: np.ndarray
@@ -424,6 +454,7 @@ class Attached:
     edge_v: np.ndarray
     edge_w: np.ndarray
     node_xy: np.ndarray
+    max_snap_m: float
 
 
 def _csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -436,10 +467,9 @@ def _csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> tuple[np.ndarra
     return indptr, dst[order].astype(np.int64), ww[order].astype(np.float64)
 
 
-def _nearest_points(network: Network, geoms: np.ndarray, max_snap_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _nearest_points(tree: shapely.STRtree, edges: np.ndarray, geoms: np.ndarray,
+                    max_snap_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Nearest edge, position along it, connector length and the point on the item."""
-    edges = network.edges.geometry.values
-    tree = shapely.STRtree(edges)
     src, eidx = tree.query_nearest(geoms, max_distance=max_snap_m, all_matches=False)
     edge = np.full(len(geoms), -1, dtype=np.int64)
     edge[src] = eidx
@@ -480,13 +510,14 @@ def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeri
     e_u = base["u"].to_numpy()
     e_v = base["v"].to_numpy()
     groups = []
+    edges = base.geometry.values
+    tree = shapely.STRtree(edges)  # one index for every group
     for name, gdf in points.items():
         geoms = gdf.geometry.values if isinstance(gdf, gpd.GeoDataFrame) else gdf.values
         if gdf.crs != network.crs:
             raise RenewgeoError(f"attach: {name!r} is in {gdf.crs} but the network in {network.crs}; reproject first")
         bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-        edge, pos, conn, _ = _nearest_points(network, np.asarray(np.where(bad, None, geoms), dtype=object), max_snap_m)
-
+        edge, pos, conn, _ = _nearest_points(tree, edges, np.asarray(np.where(bad, None, geoms), dtype=object), max_snap_m)
         edge[bad] = -1
         groups.append((name, edge, pos, conn))
     # split positions per edge
@@ -578,7 +609,7 @@ def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeri
     return Attached(
         indptr=indptr, indices=indices, weights=weights, n_base=n_base, item_node=item_node, connector_m=connector,
         edge_base=np.concatenate(eb).astype(np.int64), edge_t0=np.concatenate(t0), edge_t1=np.concatenate(t1),
-        edge_u=all_u, edge_v=all_v, edge_w=all_w, node_xy=node_xy,
+        edge_u=all_u, edge_v=all_v, edge_w=all_w, node_xy=node_xy, max_snap_m=float(max_snap_m),
     )
 
 
@@ -608,16 +639,5 @@ def network_from_arrays(node_xy: NDArray[np.float64], u: NDArray[np.int64], v: N
         geoms = np.asarray(geometry, dtype=object)
     probe = gpd.GeoSeries(geoms[:1], crs=crs)
     require_metric(gpd.GeoDataFrame(geometry=probe), layer="network", what="a walking network")
-    length = shapely.length(geoms)
-    n = len(node_xy)
-    deg = np.bincount(np.concatenate([u, v]), minlength=n)
-    ncomp, comp = connected_components(coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n)), directed=False)
-    comp_len = np.bincount(comp[u], weights=length, minlength=ncomp)
-    report = NetworkReport(input_lines=len(u), nodes=n, edges=len(u), length_m=float(length.sum()), components=int(ncomp),
-                           largest_component_share=float(comp_len.max() / comp_len.sum()) if comp_len.sum() > 0 else 0.0,
-                           tiny_components=int((comp_len < tiny_component_m).sum()), dangling_ends=int((deg == 1).sum()))
-    nodes = gpd.GeoDataFrame({"node": np.arange(n), "degree": deg, "component": comp, "dangling": deg == 1},
-                             geometry=shapely.points(node_xy), crs=crs)
-    edges = gpd.GeoDataFrame({"u": u, "v": v, "length_m": length, "level": np.zeros(len(u), dtype=int),
-                              "kind": np.full(len(u), "line", dtype=object)}, geometry=geoms, crs=crs)
-    return Network(nodes=nodes, edges=edges, report=report)
+    return _assemble(node_xy, u, v, geoms, np.zeros(len(u), dtype=int), np.full(len(u), "line", dtype=object), crs=crs,
+                     report=NetworkReport(input_lines=len(u)), tiny_component_m=tiny_component_m)

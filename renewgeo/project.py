@@ -1,9 +1,10 @@
 """The project model: a folder with ``project.toml`` and its validated layers.
 
 A project names its layer files, the kind of each layer, the analysis CRS, the plan's
-targets and thresholds. :func:`load_project` reads and validates everything at once
-and returns a :class:`Project` whose layers are GeoDataFrames in one metric CRS.
-:meth:`Project.from_layers` builds the same object from GeoDataFrames in a notebook.
+targets and the settings of each analysis. :func:`load_project` reads and checks
+everything at once and returns a :class:`Project` whose layers are GeoDataFrames in one
+metric CRS. :meth:`Project.from_layers` builds the same object from GeoDataFrames in a
+notebook.
 
 ``project.toml`` in brief::
 
@@ -19,17 +20,12 @@ and returns a :class:`Project` whose layers are GeoDataFrames in one metric CRS.
     [layers.buildings.columns]
     floors = "LAYERS"       # canonical name = your column
 
-    [layers.streets]
-    kind = "paths"
-    file = "streets.osm.pbf"
-    osm = "paths"
-
     [layers.parcels]
     kind = "sites"
     dsn_env = "PLANNING_DB"   # PostGIS: SQLAlchemy URL taken from this variable
     table = "public.parcels"
 
-    [thresholds]
+    [area]                  # one table of settings per analysis: see renewgeo.settings.describe()
     floor_height_m = 3.0
 
     [[targets]]
@@ -40,17 +36,23 @@ and returns a :class:`Project` whose layers are GeoDataFrames in one metric CRS.
     measure = "sum(gfa_m2)"
     value = 180000
     unit = "m2"
+
+Every problem of every table (unknown keys, wrong types, values out of range, layers or
+columns a target names that do not exist) is reported at once, with its fix.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 import html
 import logging
 import os
 import re
 import tomllib
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,27 +62,35 @@ from pyproj import CRS, Transformer
 
 from renewgeo import crs as rcrs
 from renewgeo import io as rio
-from renewgeo._errors import CRSError, ProjectFileError, ReadError, RenewgeoError, ValidationError
+from renewgeo._errors import CRSError, ProjectFileError, RenewgeoError, ValidationError
 from renewgeo._validate import Problem, ValidationReport, closest, validate_layer
-from renewgeo.schemas import KINDS
+from renewgeo.schemas import KINDS, RESULT_LAYERS, derived_columns
+from renewgeo.settings import SECTIONS, Settings, parse_record, setting
+from renewgeo.settings import load as load_settings
 
-__all__ = ["LayerSpec", "Project", "Target", "load_project", "validate_project"]
+__all__ = ["LayerSpec", "LifeCircle", "Project", "RasterSpec", "Target", "load_project", "validate_project"]
 
 log = logging.getLogger(__name__)
 
 TARGET_UNITS = ("m2", "ha", "mu", "km2", "m", "km", "count", "spaces", "places", "pct")
 _MEASURE = re.compile(r"^(count|area|length|gfa|sum\((?P<col>[A-Za-z_][A-Za-z0-9_]*)\))$")
-# Columns analyses derive for a layer kind; targets may use them before they exist.
-DERIVED_COLUMNS = {"buildings": {"footprint_m2", "gfa_m2", "gfa_source", "floors_used"}}
-# Layers that analyses produce, which targets may name: name -> (kind they derive from, their columns).
-RESULT_LAYERS = {
-    "net_release": ("sites", {"gross_area_m2", "removed_m2", "unusable_m2", "net_area_m2", "net_area_ha", "net_area_mu",
-                              "buildable_gfa_m2", "net_share_pct"}),
-}
-
-_TOP_KEYS = ["project", "layers", "targets", "thresholds", "vocabulary", "life_circles", "rasters"]
 RASTER_ROLES = ("dem", "red", "nir", "other")
-_PROJECT_KEYS = {"name", "title", "title_zh", "crs", "repair", "description", "illustrative"}
+_TABLES = ("project", "layers", "targets", "vocabulary", "life_circles", "rasters", "thresholds")
+
+
+# ------------------------------------------------------------------------ records
+@dataclass(frozen=True)
+class ProjectMeta:
+    """The ``[project]`` table."""
+
+    name: str = setting("", "short name; output files are named after it")
+    title: str | None = setting(None, "display title")
+    title_zh: str | None = setting(None, "Chinese display title")
+    crs: str | int = setting("auto", 'metric analysis CRS: "auto" (CGCS2000 GK zone in China, UTM elsewhere) or an EPSG code',
+                             example='"EPSG:4549"')
+    repair: bool = setting(False, "repair invalid geometries (shapely.make_valid) instead of refusing them")
+    description: str = setting("", "free text")
+    illustrative: bool = setting(False, "the data is invented (a sample), not surveyed: maps say so")
 
 
 @dataclass(frozen=True)
@@ -89,19 +99,19 @@ class LayerSpec:
 
     name: str
     kind: str
-    file: str | None = None
-    layer: str | None = None
-    osm: str | None = None
-    table: str | None = None
-    sql: str | None = None
-    dsn: str | None = None
-    dsn_env: str | None = None
-    geom_col: str | None = None
-    where: str | None = None
-    coords: str = "wgs84"
-    crs: str | None = None
-    repair: bool | None = None
-    columns: Mapping[str, str] = field(default_factory=dict)
+    file: str | None = setting(None, "the layer file, relative to the project folder", example='"data.gpkg"')
+    layer: str | None = setting(None, "layer inside a multi-layer file")
+    osm: str | None = setting(None, "what to take from an OSM .pbf", choices=rio.OSM_WHAT)
+    table: str | None = setting(None, "PostGIS table (schema.table)")
+    sql: str | None = setting(None, "PostGIS query (read-only)")
+    dsn: str | None = setting(None, "PostGIS SQLAlchemy URL")
+    dsn_env: str | None = setting(None, "environment variable holding the PostGIS URL")
+    geom_col: str | None = setting(None, "PostGIS geometry column")
+    where: str | None = setting(None, "OGR SQL attribute filter")
+    coords: str = setting("wgs84", "coordinates from AMap/Gaode/Tencent are gcj02", choices=("wgs84", "gcj02"))
+    crs: str | int | None = setting(None, "CRS of a file that does not say", example='"EPSG:4549"')
+    repair: bool | None = setting(None, "repair this layer's invalid geometries (overrides [project] repair)")
+    columns: dict[str, str] = setting({}, "your column names: canonical = yours", example='{ floors = "LAYERS" }')
 
     @property
     def source_label(self) -> str:
@@ -122,21 +132,56 @@ class Target:
     ``where`` maps column names to a value or a list of allowed values.
     """
 
-    id: str
-    layer: str
-    measure: str
-    value: float
-    unit: str
-    label: str = ""
-    label_zh: str = ""
-    where: Mapping[str, Any] = field(default_factory=dict)
-    year: int | None = None
-    tolerance_pct: float | None = None
-    source: str = ""
+    id: str = setting(doc="a short unique id", example='"renovated_gfa"')
+    layer: str = setting(doc="the layer (or result layer) measured", example='"buildings"')
+    measure: str = setting(doc="count, area, length, gfa or sum(COLUMN)", example='"sum(gfa_m2)"')
+    value: float = setting(doc="the target value", example="180000")
+    unit: str = setting(doc="unit of the value", choices=TARGET_UNITS, example='"m2"')
+    label: str = setting("", "label in English")
+    label_zh: str = setting("", "label in Chinese")
+    where: dict[str, Any] = setting({}, "filter: column = value or list of values", example='{ treatment = ["full_renovation"] }')
+    year: int | None = setting(None, "the year the target is for", example="2024")
+    tolerance_pct: float | None = setting(None, "met within this percentage (default [area] target_tolerance_pct)", ge=0, le=100,
+                                          example="1")
+    source: str = setting("", "where the target comes from (plan, report)")
+
+
+@dataclass(frozen=True)
+class RasterSpec:
+    """One ``[rasters.NAME]`` table: a raster file and its role."""
+
+    file: str = setting(doc="the raster file (or a GDAL /vsi path)", example='"dem.tif"')
+    band: int = setting(1, "band number", ge=1)
+    role: str = setting("other", "dem, red, nir or other", choices=RASTER_ROLES)
+    path: str = ""  # resolved against the project folder by the loader
+
+
+@dataclass(frozen=True)
+class LifeCircle:
+    """One ``[[life_circles]]`` requirement table (GB 50180-2018 form)."""
+
+    name: str = setting(doc="circle name", example='"5min"')
+    required: tuple[tuple[str, ...] | str, ...] = setting(doc="lists of alternative amenity categories",
+                                                          example='[["kindergarten", "childcare"], ["bus_stop"]]')
+    distance_m: float | None = setting(None, "walking distance of the circle in metres", gt=0)
+    minutes: float | None = setting(None, "walking time in minutes (at [walk] speed_m_s) when distance_m is not given", gt=0)
+
+    def __post_init__(self) -> None:
+        if self.distance_m is None and self.minutes is None:
+            raise ValueError("needs distance_m or minutes")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The ``[vocabulary]`` table: values a project adds to the open vocabularies."""
+
+    amenity_categories: tuple[str, ...] = setting((), "amenity categories besides renewgeo's")
+    space_types: tuple[str, ...] = setting((), "outdoor space types besides renewgeo's")
+    constraint_types: tuple[str, ...] = setting((), "constraint types besides renewgeo's")
 
 
 class Project:
-    """A planning project: validated layers in one metric CRS, targets and thresholds.
+    """A planning project: validated layers in one metric CRS, targets and settings.
 
     Use :func:`load_project` for a folder with ``project.toml`` and
     :meth:`from_layers` for GeoDataFrames in hand.
@@ -152,7 +197,11 @@ class Project:
     kinds : dict of str to str
         The kind of each layer.
     targets : list of Target
-    thresholds : dict
+    settings : Settings
+        The checked settings of every analysis (``settings.walk.speed_m_s`` ...).
+    rasters : dict of str to RasterSpec
+    life_circles : list of dict, optional
+        ``[[life_circles]]`` when the project gives its own.
     report : ValidationReport
         Warnings found while loading (errors stop the load).
     """
@@ -168,12 +217,14 @@ class Project:
         title_zh: str | None = None,
         root: Path | None = None,
         targets: Sequence[Target] = (),
-        thresholds: Mapping[str, Any] | None = None,
+        settings: Settings | None = None,
         vocabulary: Mapping[str, Sequence[str]] | None = None,
         sources: Mapping[str, str] | None = None,
         report: ValidationReport | None = None,
         illustrative: bool = False,
         life_circles: Sequence[Mapping[str, Any]] | None = None,
+        rasters: Mapping[str, RasterSpec] | None = None,
+        toml_text: str | None = None,
     ) -> None:
         self.name = name
         self.crs = crs
@@ -183,13 +234,14 @@ class Project:
         self.title_zh = title_zh
         self.root = root
         self.targets = list(targets)
-        self.thresholds = dict(thresholds or {})
+        self.settings = settings or Settings.defaults()
         self.vocabulary = {k: list(v) for k, v in (vocabulary or {}).items()}
         self.sources = dict(sources or {})
         self.report = report or ValidationReport()
         self.illustrative = illustrative
         self.life_circles = [dict(c) for c in life_circles] if life_circles else None
-        self.rasters: dict[str, dict[str, Any]] = {}
+        self.rasters: dict[str, RasterSpec] = dict(rasters or {})
+        self.toml_text = toml_text
 
     # ------------------------------------------------------------------ access
     def __getitem__(self, name: str) -> gpd.GeoDataFrame:
@@ -237,17 +289,6 @@ class Project:
             return self.layers[names[0]]
         parts = [self.layers[n].assign(source_layer=n) for n in names]
         return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry=parts[0].geometry.name, crs=self.crs)
-
-    def map(self, results: Any = None, **options: Any) -> Any:
-        """The meeting map of the project (and optional results), inline in Jupyter.
-
-        Options are those of :func:`renewgeo.webmap.meeting_map` (``lang``, ``basemap`` ...).
-        """
-        from renewgeo import webmap
-
-        return webmap.meeting_map(self, results, **options)
-
-    explore = map
 
     def to_web(self, name: str) -> gpd.GeoDataFrame:
         """A layer (by name or kind) in EPSG:4326 for web maps."""
@@ -326,6 +367,7 @@ class Project:
         coords: Mapping[str, str] | None = None,
         repair: bool = False,
         targets: Sequence[Mapping[str, Any]] = (),
+        settings: Mapping[str, Mapping[str, Any]] | None = None,
         thresholds: Mapping[str, Any] | None = None,
         vocabulary: Mapping[str, Sequence[str]] | None = None,
         title: str | None = None,
@@ -351,8 +393,12 @@ class Project:
             Repair invalid geometries instead of refusing them.
         targets : sequence of mapping
             Targets in the ``[[targets]]`` form of ``project.toml``.
-        thresholds, vocabulary : mapping, optional
-            As in ``project.toml``.
+        settings : mapping, optional
+            Settings by section, as in ``project.toml``: ``{"walk": {"speed_m_s": 1.2}}``.
+        thresholds : mapping, optional
+            Deprecated: the old ``[thresholds]`` keys (a FutureWarning names the new ones).
+        vocabulary : mapping, optional
+            As ``[vocabulary]`` in project.toml.
         title, title_zh : str, optional
             Display titles.
 
@@ -366,57 +412,38 @@ class Project:
         >>> import geopandas as gpd, shapely, renewgeo as rg
         >>> b = gpd.GeoDataFrame({"id": ["B1"], "floors": [3]},
         ...                      geometry=[shapely.box(518000, 3985000, 518020, 3985010)], crs=4549)
-        >>> p = rg.Project.from_layers({"buildings": b}, name="toy")
-        >>> p.crs.to_epsg(), float(p["buildings"].area.iloc[0])
-        (4549, 200.0)
+        >>> p = rg.Project.from_layers({"buildings": b}, name="toy", settings={"area": {"floor_height_m": 3.5}})
+        >>> p.crs.to_epsg(), float(p["buildings"].area.iloc[0]), p.settings.area.floor_height_m
+        (4549, 200.0, 3.5)
         """
         report = ValidationReport()
         specs = []
         raw: dict[str, gpd.GeoDataFrame | None] = {}
         for lname, gdf in layers.items():
-            kind = (kinds or {}).get(lname, lname)
-            spec = LayerSpec(
-                name=lname,
-                kind=kind,
-                columns=dict((column_maps or {}).get(lname, {})),
-                coords=(coords or {}).get(lname, "wgs84"),
-                repair=repair,
-            )
+            spec = LayerSpec(name=lname, kind=(kinds or {}).get(lname, lname), columns=dict((column_maps or {}).get(lname, {})),
+                             coords=(coords or {}).get(lname, "wgs84"), repair=repair)
+            if spec.kind not in KINDS:
+                s = closest(spec.kind, KINDS)
+                report.extend([Problem("error", lname, f"unknown layer kind {spec.kind!r}", f"kinds= one of {sorted(KINDS)}"
+                                       + (f" (did you mean {s!r}?)" if s else ""), code="unknown_kind")])
+                continue
             if not isinstance(gdf, gpd.GeoDataFrame):
-                report.extend(
-                    [
-                        Problem(
-                            "error",
-                            lname,
-                            f"expected a GeoDataFrame, got {type(gdf).__name__}",
-                            "pass geopandas.GeoDataFrame objects",
-                            code="bad_input",
-                        )
-                    ]
-                )
+                report.extend([Problem("error", lname, f"expected a GeoDataFrame, got {type(gdf).__name__}",
+                                       "pass geopandas.GeoDataFrame objects", code="bad_input")])
                 raw[lname] = None
             else:
                 raw[lname] = gdf
             specs.append(spec)
-        return _assemble(
-            name=name,
-            title=title,
-            title_zh=title_zh,
-            root=None,
-            specs=specs,
-            raw=raw,
-            crs_spec=crs,
-            repair=repair,
-            targets_raw=list(targets),
-            thresholds=thresholds or {},
-            vocabulary=vocabulary or {},
-            report=report,
-            illustrative=False,
-        )
+        doc = {**(settings or {}), "targets": list(targets), "vocabulary": dict(vocabulary or {})}
+        if thresholds is not None:
+            doc["thresholds"] = dict(thresholds)
+        tables = _Tables.parse(doc, report, None)
+        meta = ProjectMeta(name=name, title=title, title_zh=title_zh, crs=crs if isinstance(crs, str | int) else "auto", repair=repair)
+        return _assemble(meta, specs=specs, raw=raw, crs_spec=crs, tables=tables, report=report, root=None)
 
 
 # ---------------------------------------------------------------------- loading
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
     if path.is_dir():
         path = path / "project.toml"
     if not path.exists():
@@ -425,108 +452,85 @@ def _read_toml(path: Path) -> dict[str, Any]:
             "see renewgeo.datasets.get_path('chuangchuangyi') for an example."
         )
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return tomllib.loads(text), text
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ProjectFileError(f"{path}: not valid TOML ({exc}); fix the line named.") from None
 
 
-_SPEC_KEYS = {f.name for f in fields(LayerSpec)} - {"name"}
+def _err(layer: str, message: str, fix: str, file: str | None, code: str = "bad_project", column: str | None = None) -> Problem:
+    return Problem("error", layer, message, fix, column=column, file=file, code=code)
 
 
-def _parse_specs(doc: Mapping[str, Any], report: ValidationReport, tomlfile: str) -> list[LayerSpec]:
-    layers = doc.get("layers")
+@dataclass
+class _Tables:
+    """Everything of project.toml but the layers, checked."""
+
+    settings: Settings
+    targets_raw: list[Any]
+    vocabulary: Vocabulary
+    life_circles: list[dict[str, Any]] | None
+    rasters_raw: Any
+    deprecations: list[str]
+
+    @classmethod
+    def parse(cls, doc: Mapping[str, Any], report: ValidationReport, file: str | None) -> _Tables:
+        settings, probs, deprecations = load_settings(doc, doc.get("thresholds"), file)
+        report.extend(probs)
+        for msg in deprecations:
+            warnings.warn(f"{file or 'project settings'}: {msg}", FutureWarning, stacklevel=4)
+            report.extend([Problem("warning", "project.toml", msg, "move the key to the section named", file=file,
+                                   code="deprecated_setting")])
+        vocab, vprobs = parse_record(Vocabulary, doc.get("vocabulary", {}), where="[vocabulary]", file=file)
+        report.extend(vprobs)
+        targets = doc.get("targets", [])
+        if not isinstance(targets, list):
+            report.extend([_err("targets", "targets must be [[targets]] tables", "write each target as a [[targets]] table", file,
+                                "bad_target")])
+            targets = []
+        return cls(settings, targets, vocab or Vocabulary(), _parse_life_circles(doc.get("life_circles"), report, file),
+                   doc.get("rasters", {}), deprecations)
+
+
+def _parse_life_circles(raw: Any, report: ValidationReport, file: str | None) -> list[dict[str, Any]] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        report.extend([_err("life_circles", "life_circles must be [[life_circles]] tables", "write each as [[life_circles]]", file,
+                            "bad_life_circle")])
+        return None
+    out = []
+    for i, t in enumerate(raw):
+        name = t.get("name", f"#{i + 1}") if isinstance(t, Mapping) else f"#{i + 1}"
+        rec, probs = parse_record(LifeCircle, t, where=f"life circle {name!r}:", file=file, code="bad_life_circle",
+                                  layer="life_circles")
+        report.extend(probs)
+        if rec is not None:
+            out.append({**dataclasses.asdict(rec), "required": [[r] if isinstance(r, str) else list(r) for r in rec.required]})
+    return out
+
+
+def _parse_specs(layers: Any, report: ValidationReport, tomlfile: str) -> list[LayerSpec]:
     if not isinstance(layers, Mapping) or not layers:
-        report.extend(
-            [
-                Problem(
-                    "error",
-                    "project.toml",
-                    "no [layers.NAME] tables",
-                    "declare at least one layer, e.g. [layers.buildings] with file = ...",
-                    file=tomlfile,
-                    code="no_layers",
-                )
-            ]
-        )
+        report.extend([_err("project.toml", "no [layers.NAME] tables", "declare at least one layer, e.g. [layers.buildings] with file = ...",
+                            tomlfile, "no_layers")])
         return []
     specs = []
     for lname, tbl in layers.items():
         if not isinstance(tbl, Mapping):
-            report.extend(
-                [
-                    Problem(
-                        "error",
-                        lname,
-                        f"[layers.{lname}] must be a table",
-                        "write it as [layers.NAME] with file = ...",
-                        file=tomlfile,
-                        code="bad_project",
-                    )
-                ]
-            )
+            report.extend([_err(lname, f"[layers.{lname}] must be a table", "write it as [layers.NAME] with file = ...", tomlfile)])
             continue
-        bad = [k for k in tbl if k not in _SPEC_KEYS]
-        for k in bad:
-            s = closest(k, _SPEC_KEYS)
-            report.extend(
-                [
-                    Problem(
-                        "error",
-                        lname,
-                        f"unknown key {k!r} in [layers.{lname}]",
-                        f"use one of {sorted(_SPEC_KEYS)}" + (f" (did you mean {s!r}?)" if s else ""),
-                        file=tomlfile,
-                        code="bad_project",
-                    )
-                ]
-            )
-        kind = str(tbl.get("kind", lname))
+        kind = tbl.get("kind", lname)
         if kind not in KINDS:
-            s = closest(kind, KINDS)
-            report.extend(
-                [
-                    Problem(
-                        "error",
-                        lname,
-                        f"unknown layer kind {kind!r}",
-                        f"set kind = one of {sorted(KINDS)}" + (f" (did you mean {s!r}?)" if s else ""),
-                        file=tomlfile,
-                        code="unknown_kind",
-                    )
-                ]
-            )
+            s = closest(str(kind), KINDS)
+            report.extend([_err(lname, f"unknown layer kind {kind!r}", f"set kind = one of {sorted(KINDS)}" + (f" (did you mean {s!r}?)" if s else ""),
+                                tomlfile, "unknown_kind")])
             continue
-        coords = str(tbl.get("coords", "wgs84")).lower()
-        if coords not in ("wgs84", "gcj02"):
-            report.extend(
-                [
-                    Problem(
-                        "error",
-                        lname,
-                        f"coords = {coords!r} is not understood",
-                        'use coords = "gcj02" for AMap/Gaode/Tencent coordinates, or leave it out',
-                        file=tomlfile,
-                        code="bad_project",
-                    )
-                ]
-            )
-        cols = tbl.get("columns", {})
-        if not isinstance(cols, Mapping) or not all(isinstance(v, str) for v in cols.values()):
-            report.extend(
-                [
-                    Problem(
-                        "error",
-                        lname,
-                        f"[layers.{lname}.columns] must map canonical names to your column names",
-                        'e.g. floors = "LAYERS"',
-                        file=tomlfile,
-                        code="bad_project",
-                    )
-                ]
-            )
-            cols = {}
-        kwargs = {k: tbl[k] for k in _SPEC_KEYS & set(tbl) if k not in ("columns", "kind", "coords")}
-        specs.append(LayerSpec(name=lname, kind=kind, coords=coords, columns=dict(cols), **kwargs))
+        spec, probs = parse_record(LayerSpec, {**tbl, "name": str(lname), "kind": kind}, where=f"[layers.{lname}]", file=tomlfile,
+                                   code="bad_project", layer=str(lname))
+        report.extend([dataclasses.replace(p, message=p.message.replace("has no setting", "unknown key")) for p in probs])
+        if spec is not None:
+            specs.append(spec)
     return specs
 
 
@@ -534,13 +538,13 @@ def _read_spec(spec: LayerSpec, root: Path) -> gpd.GeoDataFrame:
     if spec.table or spec.sql:
         dsn = spec.dsn or (os.environ.get(spec.dsn_env) if spec.dsn_env else None)
         if not dsn:
-            raise ReadError(
+            raise ProjectFileError(
                 f'layer {spec.name!r} reads PostGIS but has no connection: set dsn = "postgresql://..." or '
                 f'dsn_env = "VAR" under [layers.{spec.name}]' + (f" (variable {spec.dsn_env} is not set)" if spec.dsn_env else "")
             )
         return rio.read_postgis(dsn, table=spec.table, sql=spec.sql, geom_col=spec.geom_col)
     if not spec.file:
-        raise ReadError(
+        raise ProjectFileError(
             f'layer {spec.name!r} names no source: give file = "..." (or table = and dsn = for PostGIS) under [layers.{spec.name}]'
         )
     path = Path(spec.file)
@@ -566,232 +570,183 @@ def _auto_crs(layers: Mapping[str, gpd.GeoDataFrame]) -> CRS:
     return rcrs.auto_metric_crs((w + e) / 2, (s + n) / 2)
 
 
-def _parse_targets(
-    raw: Sequence[Any],
-    layers: Mapping[str, gpd.GeoDataFrame],
-    kinds: Mapping[str, str],
-    report: ValidationReport,
-    tomlfile: str | None,
-) -> list[Target]:
+# ---------------------------------------------------------------------- targets
+def _parse_targets(raw: Sequence[Any], layers: Mapping[str, gpd.GeoDataFrame], kinds: Mapping[str, str], report: ValidationReport,
+                   tomlfile: str | None) -> list[Target]:
     out: list[Target] = []
-    known_keys = {f.name for f in fields(Target)}
     seen: set[str] = set()
     for i, t in enumerate(raw):
         tid = str(t.get("id", f"#{i + 1}")) if isinstance(t, Mapping) else f"#{i + 1}"
-        where = f"target {tid!r}"
-
-        def err(msg: str, fix: str, column: str | None = None, code: str = "bad_target") -> None:
-            report.extend([Problem("error", "targets", f"{where}: {msg}", fix, column=column, file=tomlfile, code=code)])  # noqa: B023
-
-        if not isinstance(t, Mapping):
-            err("is not a table", "write each target as a [[targets]] table")
-            continue
-        for k in t:
-            if k not in known_keys:
-                s = closest(k, known_keys)
-                err(f"unknown key {k!r}", f"use one of {sorted(known_keys)}" + (f" (did you mean {s!r}?)" if s else ""))
-        missing = [k for k in ("id", "layer", "measure", "value", "unit") if k not in t]
-        if missing:
-            err(f"lacks {missing}", "every target needs id, layer, measure, value and unit")
+        target, probs = parse_record(Target, t, where=f"target {tid!r}:", file=tomlfile, code="bad_target", layer="targets")
+        report.extend([dataclasses.replace(p, message=p.message.replace("has no setting", "unknown key")) for p in probs])
+        checked = target or _partial_target(t, tid)
+        if checked is None:
             continue
         if tid in seen:
-            err("id used twice", "give every target its own id")
+            report.extend([_err("targets", f"target {tid!r}: id used twice", "give every target its own id", tomlfile, "bad_target")])
         seen.add(tid)
-        lname = str(t["layer"])
-        gdf = layers.get(lname)
-        result_cols: set[str] = set()
-        if gdf is None and lname in RESULT_LAYERS:
-            base_kind, result_cols = RESULT_LAYERS[lname]
-            names = [n for n, k in kinds.items() if k == base_kind]
-            if len(names) != 1:
-                err(f"names the result layer {lname!r}, which needs exactly one {base_kind!r} layer", f"add one [layers.NAME] of kind {base_kind!r}",
-                    code="unknown_layer")
-                continue
-            gdf = layers[names[0]]
-        if gdf is None:
-            names = [n for n, k in kinds.items() if k == lname]
-            gdf = layers.get(names[0]) if len(names) == 1 else None
-        if gdf is None and lname not in layers:
-            s = closest(lname, list(layers) + list(kinds.values()))
-            err(
-                f"names layer {lname!r}, which the project does not have",
-                f"use one of {sorted(layers)}" + (f" (did you mean {s!r}?)" if s else ""),
-                code="unknown_layer",
-            )
-        m = _MEASURE.match(str(t["measure"]))
-        if not m:
-            err(f"measure {t['measure']!r} is not understood", "use count, area, length, gfa or sum(COLUMN)")
-        cols_needed = list((t.get("where") or {}).keys())
-        if m and m.group("col"):
-            cols_needed.append(m.group("col"))
-        if gdf is not None:
-            kind = kinds.get(lname, lname)
-            for c in cols_needed:
-                if c not in gdf.columns and c not in DERIVED_COLUMNS.get(kind, set()) and c not in result_cols:
-
-                    s = closest(c, [x for x in gdf.columns if x != gdf.geometry.name])
-                    err(
-                        f"uses column {c!r}, which layer {lname!r} does not have",
-                        "use a column of the layer"
-                        + (f" (did you mean {s!r}?)" if s else f": {sorted(x for x in gdf.columns if x != gdf.geometry.name)}"),
-                        column=c,
-                        code="unknown_column",
-                    )
-        unit = str(t["unit"])
-        if unit not in TARGET_UNITS:
-            s = closest(unit, TARGET_UNITS)
-            err(f"unit {unit!r} is not known", f"use one of {list(TARGET_UNITS)}" + (f" (did you mean {s!r}?)" if s else ""))
-        try:
-            value = float(t["value"])
-        except (TypeError, ValueError):
-            err(f"value {t['value']!r} is not a number", "write the target value as a number, e.g. 180000")
-            continue
-        if not isinstance(t.get("where", {}), Mapping):
-            err("where must be a table", 'e.g. where = { treatment = ["facade_upgrade", "full_renovation"] }')
-            continue
-        out.append(
-            Target(
-                id=tid,
-                layer=lname,
-                measure=str(t["measure"]),
-                value=value,
-                unit=unit,
-                label=str(t.get("label", tid)),
-                label_zh=str(t.get("label_zh", "")),
-                where=dict(t.get("where", {})),
-                year=int(t["year"]) if t.get("year") is not None else None,
-                tolerance_pct=float(t["tolerance_pct"]) if t.get("tolerance_pct") is not None else None,
-                source=str(t.get("source", "")),
-            )
-        )
+        problems = _check_target(checked, layers, kinds)
+        report.extend([_err("targets", f"target {tid!r}: {msg}", fix, tomlfile, code, col) for msg, fix, code, col in problems])
+        if target is not None and not problems:
+            out.append(target)
     return out
 
 
-def _assemble(
-    *,
-    name: str,
-    title: str | None,
-    title_zh: str | None,
-    root: Path | None,
-    specs: Sequence[LayerSpec],
-    raw: Mapping[str, gpd.GeoDataFrame | None],
-    crs_spec: Any,
-    repair: bool,
-    targets_raw: Sequence[Any],
-    thresholds: Mapping[str, Any],
-    vocabulary: Mapping[str, Any],
-    report: ValidationReport,
-    illustrative: bool,
-    tomlfile: str | None = None,
-    life_circles: Sequence[Mapping[str, Any]] | None = None,
-    rasters: tuple[dict[str, dict[str, Any]], list[Problem]] | None = None,
-) -> Project:
-    """Shared by load_project and Project.from_layers: CRS, GCJ-02, validation, reprojection."""
-    if rasters is not None:
-        report.extend(rasters[1])
-    extra_values = {
-        "category": list(vocabulary.get("amenity_categories", [])),
-        "space_type": list(vocabulary.get("space_types", [])),
-        "constraint_type": list(vocabulary.get("constraint_types", [])),
-    }
-    checked: dict[str, gpd.GeoDataFrame] = {}
-    kinds: dict[str, str] = {}
-    for spec in specs:
-        gdf = raw.get(spec.name)
-        if gdf is None:
-            continue
-        label = spec.source_label
-        if gdf.crs is None:
-            if spec.crs:
-                try:
-                    gdf = gdf.set_crs(rcrs.resolve_crs(spec.crs, what=f"[layers.{spec.name}] crs"))
-                except CRSError as exc:
-                    report.extend([Problem("error", spec.name, str(exc), "fix the crs value", file=label, code="bad_crs")])
-                    continue
-            else:
-                report.extend(
-                    [
-                        Problem(
-                            "error",
-                            spec.name,
-                            "the layer has no CRS",
-                            f'set it at the source, or declare it: crs = "EPSG:4549" under [layers.{spec.name}] '
-                            "(or gdf.set_crs(...) in Python); renewgeo never guesses a CRS",
-                            file=label,
-                            code="missing_crs",
-                        )
-                    ]
-                )
-                continue
-        if spec.coords == "gcj02":
-            if not CRS.from_user_input(gdf.crs).is_geographic:
-                report.extend(
-                    [
-                        Problem(
-                            "error",
-                            spec.name,
-                            f'coords = "gcj02" but the layer is in {gdf.crs.to_string()}, not longitude/latitude',
-                            "GCJ-02 applies to lon/lat data from AMap/Gaode/Tencent; remove coords or check the file",
-                            file=label,
-                            code="bad_crs",
-                        )
-                    ]
-                )
-                continue
-            n_before = len(gdf)
-            gdf = rcrs.gcj02_to_wgs84_gdf(gdf, layer=spec.name)
-            log.info("layer %s: %d features converted from GCJ-02 to WGS 84", spec.name, n_before)
-        layer_repair = repair if spec.repair is None else bool(spec.repair)
-        clean, probs = validate_layer(
-            gdf,
-            KINDS[spec.kind],
-            layer=spec.name,
-            file=label,
-            column_map=spec.columns,
-            repair=layer_repair,
-            extra_values=extra_values,
-        )
-        report.extend(probs)
-        checked[spec.name] = clean
-        kinds[spec.name] = spec.kind
+def _partial_target(t: Any, tid: str) -> Target | None:
+    """The parts of a target with type errors that can still be checked against the layers."""
+    if not isinstance(t, Mapping) or not isinstance(t.get("layer"), str):
+        return None
+    raw_measure = t.get("measure")
+    measure = raw_measure if isinstance(raw_measure, str) else "count"
+    where = dict(t["where"]) if isinstance(t.get("where"), Mapping) else {}
+    return Target(id=tid, layer=t["layer"], measure=measure, value=0.0, unit="count", where=where)
 
-    # analysis CRS ------------------------------------------------------------------
-    analysis: CRS | None = None
+
+def _target_frame(lname: str, layers: Mapping[str, gpd.GeoDataFrame], kinds: Mapping[str, str]) -> tuple[pd.DataFrame | None, str, set[str]]:
+    """The frame a target's layer name stands for, its kind and the columns analyses add to it."""
+    if lname in layers:
+        kind = kinds.get(lname, lname)
+        return layers[lname], kind, set(derived_columns(kind))
+    if lname in RESULT_LAYERS:
+        rl = RESULT_LAYERS[lname]
+        names = [n for n, k in kinds.items() if k == rl.kind]
+        base = layers[names[0]] if len(names) == 1 else None
+        return base, rl.kind, set(rl.columns) | set(derived_columns(rl.kind))
+    names = [n for n, k in kinds.items() if k == lname]
+    if len(names) == 1:
+        return layers[names[0]], lname, set(derived_columns(lname))
+    return None, lname, set()
+
+
+def _check_target(t: Target, layers: Mapping[str, gpd.GeoDataFrame], kinds: Mapping[str, str]) -> list[tuple[str, str, str, str | None]]:
+    """Problems of one parsed target against the project's layers: (message, fix, code, column)."""
+    out: list[tuple[str, str, str, str | None]] = []
+    gdf, _kind, derived = _target_frame(t.layer, layers, kinds)
+    if gdf is None:
+        if t.layer in RESULT_LAYERS:
+            msg = f"names the result layer {t.layer!r}, which needs exactly one {RESULT_LAYERS[t.layer].kind!r} layer"
+            return [(msg, f"add one [layers.NAME] of kind {RESULT_LAYERS[t.layer].kind!r}", "unknown_layer", None)]
+        s = closest(t.layer, [*layers, *kinds.values(), *RESULT_LAYERS])
+        return [(f"names layer {t.layer!r}, which the project does not have",
+                 f"use one of {sorted(layers)}" + (f" (did you mean {s!r}?)" if s else ""), "unknown_layer", None)]
+    m = _MEASURE.match(t.measure)
+    if not m:
+        out.append((f"measure {t.measure!r} is not understood", "use count, area, length, gfa or sum(COLUMN)", "bad_target", None))
+    needed = list(t.where) + ([m.group("col")] if m and m.group("col") else [])
+    own = [c for c in gdf.columns if c != getattr(gdf, "geometry", pd.Series()).name]
+    for c in needed:
+        if c in gdf.columns or any(fnmatch.fnmatchcase(c, pat) for pat in derived):
+            continue
+        s = closest(c, own)
+        out.append((f"uses column {c!r}, which layer {t.layer!r} does not have",
+                    "use a column of the layer" + (f" (did you mean {s!r}?)" if s else f": {sorted(own)}"), "unknown_column", c))
+    return out
+
+
+# ---------------------------------------------------------------------- rasters
+def _parse_rasters(tables: Any, root: Path | None, tomlfile: str | None, report: ValidationReport) -> dict[str, RasterSpec]:
+    """``[rasters.NAME]`` tables: file, band (1), role (dem, red, nir, other; default by name)."""
+    out: dict[str, RasterSpec] = {}
+    if not isinstance(tables, Mapping):
+        report.extend([_err("rasters", "[rasters] must hold [rasters.NAME] tables", 'e.g. [rasters.dem] file = "dem.tif"', tomlfile)])
+        return out
+    for name, t in tables.items():
+        table = {"role": name if name in RASTER_ROLES else "other", **t} if isinstance(t, Mapping) else t
+        spec, probs = parse_record(RasterSpec, table, where=f"[rasters.{name}]", file=tomlfile, code="bad_project", layer=str(name))
+        report.extend(probs)
+        if spec is None:
+            continue
+        f = spec.file
+        path = f if f.startswith("/vsi") or Path(f).is_absolute() or root is None else str(root / f)
+        if not f.startswith("/vsi") and not Path(path).exists():
+            report.extend([_err(name, f"raster file {path} does not exist", f"fix file = under [rasters.{name}]", tomlfile, "unreadable")])
+            continue
+        out[name] = dataclasses.replace(spec, path=path)
+    return out
+
+
+# ---------------------------------------------------------------------- assembly
+def _prepare_layer(spec: LayerSpec, gdf: gpd.GeoDataFrame, repair: bool, extra_values: Mapping[str, list[str]],
+                   report: ValidationReport) -> gpd.GeoDataFrame | None:
+    """One raw layer: CRS declared or refused, GCJ-02 converted, validated against its kind."""
+    label = spec.source_label
+    if gdf.crs is None:
+        if not spec.crs:
+            report.extend([_err(spec.name, "the layer has no CRS",
+                                f'set it at the source, or declare it: crs = "EPSG:4549" under [layers.{spec.name}] '
+                                "(or gdf.set_crs(...) in Python); renewgeo never guesses a CRS", label, "missing_crs")])
+            return None
+        try:
+            gdf = gdf.set_crs(rcrs.resolve_crs(spec.crs, what=f"[layers.{spec.name}] crs"))
+        except CRSError as exc:
+            report.extend([_err(spec.name, str(exc), "fix the crs value", label, "bad_crs")])
+            return None
+    if spec.coords == "gcj02":
+        if not CRS.from_user_input(gdf.crs).is_geographic:
+            report.extend([_err(spec.name, f'coords = "gcj02" but the layer is in {gdf.crs.to_string()}, not longitude/latitude',
+                                "GCJ-02 applies to lon/lat data from AMap/Gaode/Tencent; remove coords or check the file", label,
+                                "bad_crs")])
+            return None
+        gdf = rcrs.gcj02_to_wgs84_gdf(gdf, layer=spec.name)
+        log.info("layer %s: %d features converted from GCJ-02 to WGS 84", spec.name, len(gdf))
+    clean, probs = validate_layer(gdf, KINDS[spec.kind], layer=spec.name, file=label, column_map=spec.columns,
+                                  repair=repair if spec.repair is None else spec.repair, extra_values=extra_values)
+    report.extend(probs)
+    return clean
+
+
+def _analysis_crs(crs_spec: Any, checked: Mapping[str, gpd.GeoDataFrame], report: ValidationReport, tomlfile: str | None) -> CRS | None:
     try:
         if isinstance(crs_spec, str) and crs_spec.lower() == "auto":
             analysis = _auto_crs(checked) if checked else None
         else:
             analysis = rcrs.resolve_crs(crs_spec, what="project crs")
     except CRSError as exc:
-        report.extend(
-            [
-                Problem(
-                    "error",
-                    "project",
-                    str(exc),
-                    'set [project] crs = "EPSG:xxxx" (a projected CRS in metres)',
-                    file=tomlfile,
-                    code="bad_crs",
-                )
-            ]
-        )
-    if analysis is not None and (
-        analysis.is_geographic or any(ax.unit_name not in ("metre", "meter") for ax in analysis.axis_info)
-    ):
-        report.extend(
-            [
-                Problem(
-                    "error",
-                    "project",
-                    f"the analysis CRS {analysis.to_string()} is in {analysis.axis_info[0].unit_name}s, but areas, lengths and walking distances need metres",
-                    'set [project] crs = "auto" (CGCS2000 GK zone in China, UTM elsewhere) or a projected EPSG code such as "EPSG:4549"',
-                    file=tomlfile,
-                    code="crs_degrees",
-                )
-            ]
-        )
-        analysis = None
+        report.extend([_err("project", str(exc), 'set [project] crs = "EPSG:xxxx" (a projected CRS in metres)', tomlfile, "bad_crs")])
+        return None
+    if analysis is not None and (analysis.is_geographic or any(ax.unit_name not in ("metre", "meter") for ax in analysis.axis_info)):
+        report.extend([_err("project", f"the analysis CRS {analysis.to_string()} is in {analysis.axis_info[0].unit_name}s, "
+                            "but areas, lengths and walking distances need metres",
+                            'set [project] crs = "auto" (CGCS2000 GK zone in China, UTM elsewhere) or a projected EPSG code such as "EPSG:4549"',
+                            tomlfile, "crs_degrees")])
+        return None
+    return analysis
 
+
+def _check_sections(settings: Settings, kinds: Mapping[str, str], vocabulary: Vocabulary, report: ValidationReport,
+                    tomlfile: str | None) -> None:
+    vocab = dataclasses.asdict(vocabulary)
+    for name, sec in settings.sections().items():
+        for msg in sec.check(kinds, vocab):
+            report.extend([_err("project.toml", f"[{name}] {msg}", "see renewgeo.settings.describe() for the setting", tomlfile,
+                                "bad_setting")])
+
+
+def _assemble(
+    meta: ProjectMeta,
+    *,
+    specs: Sequence[LayerSpec],
+    raw: Mapping[str, gpd.GeoDataFrame | None],
+    crs_spec: Any,
+    tables: _Tables,
+    report: ValidationReport,
+    root: Path | None,
+    tomlfile: str | None = None,
+    toml_text: str | None = None,
+) -> Project:
+    """Shared by load_project and Project.from_layers: CRS, GCJ-02, validation, reprojection, targets."""
+    rasters = _parse_rasters(tables.rasters_raw, root, tomlfile, report)
+    vocab = tables.vocabulary
+    extra_values = {"category": list(vocab.amenity_categories), "space_type": list(vocab.space_types),
+                    "constraint_type": list(vocab.constraint_types)}
+    checked: dict[str, gpd.GeoDataFrame] = {}
+    for spec in specs:
+        gdf = raw.get(spec.name)
+        clean = _prepare_layer(spec, gdf, meta.repair, extra_values, report) if gdf is not None else None
+        if clean is not None:
+            checked[spec.name] = clean
+    kinds = {s.name: s.kind for s in specs if s.name in checked}
+    analysis = _analysis_crs(crs_spec, checked, report, tomlfile)
     out_layers: dict[str, gpd.GeoDataFrame] = {}
     if analysis is not None:
         for lname, g in checked.items():
@@ -799,115 +754,64 @@ def _assemble(
                 log.info("layer %s reprojected from %s to %s", lname, g.crs.to_string(), analysis.to_string())
                 g = g.to_crs(analysis)
             out_layers[lname] = g
-
-    targets = _parse_targets(targets_raw, out_layers or checked, kinds, report, tomlfile)
+    targets = _parse_targets(tables.targets_raw, out_layers or checked, kinds, report, tomlfile)
+    _check_sections(tables.settings, {s.name: s.kind for s in specs}, vocab, report, tomlfile)
     if report.errors or analysis is None:
         raise ValidationError(report)
     for w in report.warnings:
         log.warning("%s", w.format())
-    project = Project(
-        name=name,
-        title=title,
-        title_zh=title_zh,
-        root=root,
-        crs=analysis,
-        layers=out_layers,
-        kinds=kinds,
-        targets=targets,
-        thresholds=thresholds,
-        vocabulary=vocabulary,
-        sources={s.name: s.source_label for s in specs},
-        report=report,
-        illustrative=illustrative,
-        life_circles=life_circles,
+    return Project(
+        name=meta.name, title=meta.title, title_zh=meta.title_zh, root=root, crs=analysis, layers=out_layers, kinds=kinds,
+        targets=targets, settings=tables.settings, vocabulary={k: list(v) for k, v in dataclasses.asdict(vocab).items() if v},
+        sources={s.name: s.source_label for s in specs}, report=report, illustrative=meta.illustrative,
+        life_circles=tables.life_circles, rasters=rasters, toml_text=toml_text,
     )
-    if rasters is not None:
-        project.rasters = rasters[0]
-    return project
 
 
+def _check_top(doc: Mapping[str, Any], report: ValidationReport, tomlfile: str) -> ProjectMeta:
+    known = [*_TABLES, *SECTIONS]
+    for k in doc:
+        if k not in known:
+            s = closest(k, known)
+            report.extend([_err("project", f"unknown table [{k}] in project.toml",
+                                f"use [project], [layers.NAME], [[targets]], {', '.join(f'[{n}]' for n in SECTIONS)}, [vocabulary], "
+                                "[[life_circles]], [rasters.NAME]" + (f" (did you mean [{s}]?)" if s else ""), tomlfile)])
+    meta, probs = parse_record(ProjectMeta, doc.get("project", {}), where="[project]", file=tomlfile, code="bad_project", layer="project")
+    report.extend([dataclasses.replace(p, message=p.message.replace("has no setting", "unknown key")) for p in probs])
+    return meta or ProjectMeta()
 
-def _load(path: str | os.PathLike[str], *, repair: bool | None) -> Project:
+
+def _load(path: str | os.PathLike[str], *, repair: bool | None, overrides: Mapping[str, Any] | None = None) -> Project:
     p = Path(path)
     tomlpath = p / "project.toml" if p.is_dir() else p
     root = tomlpath.parent
-    doc = _read_toml(tomlpath)
+    doc, text = _read_toml(tomlpath)
     tomlfile = str(tomlpath)
     report = ValidationReport()
-    meta = doc.get("project", {})
-    for k in meta:
-        if k not in _PROJECT_KEYS:
-            s = closest(k, _PROJECT_KEYS)
-            report.extend(
-                [
-                    Problem(
-                        "error",
-                        "project",
-                        f"unknown key {k!r} in [project]",
-                        f"use one of {sorted(_PROJECT_KEYS)}" + (f" (did you mean {s!r}?)" if s else ""),
-                        file=tomlfile,
-                        code="bad_project",
-                    )
-                ]
-            )
-    for k in doc:
-        if k not in _TOP_KEYS:
-            s = closest(k, _TOP_KEYS)
-            report.extend(
-                [
-                    Problem(
-                        "error",
-                        "project",
-                        f"unknown table [{k}] in project.toml",
-                        "use [project], [layers.NAME], [[targets]], [thresholds], [vocabulary]"
-                        + (f" (did you mean [{s}]?)" if s else ""),
-                        file=tomlfile,
-                        code="bad_project",
-                    )
-                ]
-            )
-    specs = _parse_specs(doc, report, tomlfile)
+    meta = _check_top(doc, report, tomlfile)
+    if repair is not None:
+        meta = dataclasses.replace(meta, repair=repair)
+    if not meta.name:
+        meta = dataclasses.replace(meta, name=root.name)
+    specs = _parse_specs(doc.get("layers"), report, tomlfile)
     raw: dict[str, gpd.GeoDataFrame | None] = {}
     for spec in specs:
         try:
             raw[spec.name] = _read_spec(spec, root)
         except RenewgeoError as exc:
-            report.extend(
-                [
-                    Problem(
-                        "error",
-                        spec.name,
-                        str(exc),
-                        f"fix the path or source under [layers.{spec.name}]",
-                        file=spec.source_label,
-                        code="unreadable",
-                    )
-                ]
-            )
+            report.extend([_err(spec.name, str(exc), f"fix the path or source under [layers.{spec.name}]", spec.source_label, "unreadable")])
             raw[spec.name] = None
-    proj_repair = bool(meta.get("repair", False)) if repair is None else repair
-    return _assemble(
-        name=str(meta.get("name", root.name)),
-        title=meta.get("title"),
-        title_zh=meta.get("title_zh"),
-        root=root,
-        specs=specs,
-        raw=raw,
-        crs_spec=meta.get("crs", "auto"),
-        repair=proj_repair,
-        targets_raw=doc.get("targets", []),
-        thresholds=doc.get("thresholds", {}),
-        vocabulary=doc.get("vocabulary", {}),
-        report=report,
-        illustrative=bool(meta.get("illustrative", False)),
-        tomlfile=tomlfile,
-        life_circles=doc.get("life_circles"),
-        rasters=_parse_rasters(doc.get("rasters", {}), root, tomlfile),
-    )
+    tables = _Tables.parse(doc, report, tomlfile)
+    if overrides:
+        try:
+            tables.settings = tables.settings.override(overrides, source="command line")
+        except ProjectFileError as exc:
+            report.extend([_err("command line", str(exc).split("\n", 1)[-1], "fix the --set value", None, "bad_setting")])
+    return _assemble(meta, specs=specs, raw=raw, crs_spec=meta.crs, tables=tables, report=report, root=root, tomlfile=tomlfile,
+                     toml_text=text)
 
 
-
-def load_project(path: str | os.PathLike[str], *, repair: bool | None = None) -> Project:
+def load_project(path: str | os.PathLike[str], *, repair: bool | None = None, settings: Mapping[str, Any] | None = None) -> Project:
     """Load and validate a project folder (or its ``project.toml``).
 
     Parameters
@@ -917,6 +821,9 @@ def load_project(path: str | os.PathLike[str], *, repair: bool | None = None) ->
     repair : bool, optional
         Override ``[project] repair``: repair invalid geometries with
         :func:`shapely.make_valid` (each repair is listed as a warning).
+    settings : mapping, optional
+        Overrides ``{"section.key": value}`` on top of project.toml, checked the same way
+        (what ``renewgeo run --set walk.speed_m_s=1.2`` passes).
 
     Returns
     -------
@@ -927,19 +834,20 @@ def load_project(path: str | os.PathLike[str], *, repair: bool | None = None) ->
     ProjectFileError
         ``project.toml`` is missing or not TOML.
     ValidationError
-        With every problem found in every layer, when any is an error.
+        With every problem found in every table and layer, when any is an error.
 
     Examples
     --------
     >>> import renewgeo as rg
     >>> p = rg.load_project(rg.datasets.get_path("chuangchuangyi"))
-    >>> p.crs.to_epsg(), len(p["buildings"])
-    (4549, 26)
+    >>> p.crs.to_epsg(), len(p["buildings"]), p.settings.area.floor_height_m_by_use["industrial"]
+    (4549, 26, 4.5)
     """
-    return _load(path, repair=repair)
+    return _load(path, repair=repair, overrides=settings)
 
 
-def validate_project(path: str | os.PathLike[str], *, repair: bool | None = None) -> ValidationReport:
+def validate_project(path: str | os.PathLike[str], *, repair: bool | None = None,
+                     settings: Mapping[str, Any] | None = None) -> ValidationReport:
     """Validate a project and return the full report instead of raising.
 
     Examples
@@ -949,34 +857,7 @@ def validate_project(path: str | os.PathLike[str], *, repair: bool | None = None
     True
     """
     try:
-        return _load(path, repair=repair).report
+        return _load(path, repair=repair, overrides=settings).report
     except ValidationError as exc:
         return exc.report
 
-
-def _parse_rasters(tables: Any, root: Path, tomlfile: str) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
-    """``[rasters.NAME]`` tables: file, band (1), role (dem, red, nir, other)."""
-    out: dict[str, dict[str, Any]] = {}
-    probs: list[Problem] = []
-    if not isinstance(tables, Mapping):
-        return out, [Problem("error", "rasters", "[rasters] must hold [rasters.NAME] tables", "e.g. [rasters.dem] file = \"dem.tif\"",
-                             file=tomlfile, code="bad_project")]
-    for name, t in tables.items():
-        if not isinstance(t, Mapping) or "file" not in t:
-            probs.append(Problem("error", name, f"[rasters.{name}] needs file = \"...\"", "give the raster's path (relative to the project)",
-                                 file=tomlfile, code="bad_project"))
-            continue
-        role = str(t.get("role", name if name in RASTER_ROLES else "other"))
-        if role not in RASTER_ROLES:
-            s = closest(role, RASTER_ROLES)
-            probs.append(Problem("error", name, f"raster role {role!r} is not known",
-                                 f"use one of {list(RASTER_ROLES)}" + (f" (did you mean {s!r}?)" if s else ""), file=tomlfile, code="bad_project"))
-            continue
-        f = str(t["file"])
-        path = f if f.startswith("/vsi") or Path(f).is_absolute() else str(root / f)
-        if not f.startswith("/vsi") and not Path(path).exists():
-            probs.append(Problem("error", name, f"raster file {path} does not exist", f"fix file = under [rasters.{name}]",
-                                 file=tomlfile, code="unreadable"))
-            continue
-        out[name] = {"path": path, "band": int(t.get("band", 1)), "role": role}
-    return out, probs

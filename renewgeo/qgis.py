@@ -1,12 +1,16 @@
-"""Hand-off to QGIS: one GeoPackage with every layer and its default style inside.
+"""Hand-off to QGIS: one GeoPackage with every layer and its styles inside.
 
 :func:`write_gpkg` writes the layers (GeoPackage 1.3, spatial index, the project's metric
 CRS kept, datetimes in UTC, layer and field names QGIS stores without trouble) and a
-``layer_styles`` table in the schema QGIS itself creates, holding a QML style per layer:
-buildings categorized by status, parcels by release year, access graduated by distance,
-axis/corridor/trails as distinct lines, amenities by category, zones labelled. QGIS
-applies a style from that table when ``f_table_name`` is the exact layer name and
-``f_geometry_column`` the real geometry column, which is what is written here.
+``layer_styles`` table in the schema QGIS itself creates. Each layer gets a QML style per
+:class:`~renewgeo.styles.Presentation` it has: the default one (``useAsDefault=1``, what
+QGIS applies when the layer is opened) and the views analyses add (``useAsDefault=0``,
+e.g. the buildings coloured by walking distance), which a QGIS user picks by name under
+Layer Properties > Style > Load Style > From database. The QML is generated from the
+:class:`~renewgeo.styles.Style` through :func:`renewgeo.styles.classes`, the same classes
+the meeting map draws. QGIS applies a style from that table when ``f_table_name`` is
+the exact layer name and ``f_geometry_column`` the real geometry column, which is what
+is written here.
 
 Writing needs no QGIS; the tests open the result in real QGIS (Debian ``python3-qgis``).
 """
@@ -15,10 +19,12 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 import re
 import sqlite3
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,117 +33,133 @@ import pandas as pd
 
 from renewgeo import io as rio
 from renewgeo._errors import WriteError
+from renewgeo.styles import (
+    KIND_PRESENTATIONS,
+    Presentation,
+    Style,
+    StyleClass,
+    class_label,
+    classes,
+    fallback,
+    geometry_of,
+    marker_shape,
+    text,
+)
 
-__all__ = ["qml_for", "safe_names", "write_gpkg"]
+__all__ = ["safe_names", "style_qml", "write_gpkg"]
 
 log = logging.getLogger(__name__)
 
-STATUS_COLOURS = {"operating": "#1f78b4", "idle": "#9e9e9e", "renovated": "#33a02c", "under_renovation": "#ff7f00",
-                  "demolished": "#e31a1c", "new": "#6a3d9a"}
-DIST_CLASSES = ((0, 300, "#1a9850"), (300, 500, "#91cf60"), (500, 800, "#fee08b"), (800, 1000, "#fc8d59"), (1000, 100000, "#d73027"))
-YEAR_COLOURS = ("#2166ac", "#67a9cf", "#d1e5f0", "#fddbc7", "#ef8a62", "#b2182b")
-PALETTE = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf", "#17becf", "#bcbd22", "#666666",
-           "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4", "#b2df8a", "#fb9a99")
-_LINES = {"pedestrian_axis": ("#d7301f", 1.6, "solid"), "landscape_corridor": ("#1a9850", 1.2, "dash"),
-          "trails": ("#8c510a", 0.8, "dot"), "paths": ("#8c8c8c", 0.5, "solid"), "axis_gaps": ("#e31a1c", 1.2, "dash"),
-          "network_edges": ("#bdbdbd", 0.3, "solid")}
+Presentations = Mapping[str, Sequence[tuple[str, Presentation]]]
+
 _RESERVED = {"fid"}
+MM_PER_PX = 0.26  # a screen pixel (96 dpi) in QGIS millimetres
+OPEN_END = 1e9  # the upper bound QGIS gets for a graduated class without one (inf)
+_SYMBOL = {"polygon": ("fill", "SimpleFill"), "line": ("line", "SimpleLine"), "point": ("marker", "SimpleMarker")}
 
 
-def _rgba(hex_colour: str, alpha: int = 255) -> str:
+def _rgba(hex_colour: str, alpha: float = 1.0) -> str:
     h = hex_colour.lstrip("#")
-    return f"{int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha}"
+    return f"{int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{round(255 * min(max(alpha, 0.0), 1.0))}"
+
+
+def _x(value: object) -> str:
+    """Text for an XML attribute: every name and value from the data goes through here."""
+    return html.escape(str(value), quote=True)
 
 
 def _props(**kv: Any) -> str:
-    return "".join(f'<Option type="QString" name="{k}" value="{html.escape(str(v), quote=True)}"/>' for k, v in kv.items())
+    return "".join(f'<Option type="QString" name="{k}" value="{_x(v)}"/>' for k, v in kv.items())
 
 
-def _symbol(kind: str, colour: str, name: str, *, width: float = 0.5, pen: str = "solid", size: float = 2.4,
-            shape: str = "circle", outline: str = "#232323", fill_alpha: int = 255) -> str:
-    if kind == "fill":
-        cls, p = "SimpleFill", _props(color=_rgba(colour, fill_alpha), outline_color=_rgba(outline), outline_width="0.26",
-                                      outline_style="solid", style="solid")
-    elif kind == "line":
-        cls, p = "SimpleLine", _props(line_color=_rgba(colour), line_width=width, line_style=pen, capstyle="round",
-                                      joinstyle="round")
-    else:
-        cls, p = "SimpleMarker", _props(color=_rgba(colour), outline_color=_rgba(outline), outline_width="0.2", size=size,
-                                        name=shape)
+def _mm(px: float) -> str:
+    return f"{px * MM_PER_PX:.3g}"
+
+
+def _layer_props(st: Style, colour: str, shape: str) -> str:
+    """The simple symbol layer of one class: fill, line or marker as the style says."""
+    outline = st.outline or colour
+    if st.geometry == "polygon":
+        return _props(color=_rgba(colour, st.fill_opacity), style="solid" if st.fill_opacity > 0 else "no",
+                      outline_color=_rgba(outline, st.opacity), outline_width=_mm(st.width), outline_width_unit="MM",
+                      outline_style="dash" if st.dash else "solid", joinstyle="round")
+    if st.geometry == "line":
+        dash = ";".join(_mm(float(v)) for v in (st.dash or "").split())
+        return _props(line_color=_rgba(colour, st.opacity), line_width=_mm(st.width), line_width_unit="MM", line_style="solid",
+                      use_custom_dash="1" if dash else "0", customdash=dash or "5;2", customdash_unit="MM",
+                      capstyle="round" if not dash else "flat", joinstyle="round")
+    return _props(color=_rgba(colour, st.fill_opacity or 1.0), outline_color=_rgba(outline, st.opacity),
+                  outline_width=_mm(min(st.width, 1.0)), outline_width_unit="MM", size=_mm(2 * st.size), size_unit="MM",
+                  name=shape)
+
+
+def _symbol(st: Style, colour: str, name: str, shape: str = "circle") -> str:
+    kind, cls = _SYMBOL[st.geometry]
     return (f'<symbol type="{kind}" name="{name}" alpha="1" clip_to_extent="1" force_rhr="0">'
-            f'<layer class="{cls}" enabled="1" locked="0" pass="0"><Option type="Map">{p}</Option></layer></symbol>')
+            f'<layer class="{cls}" enabled="1" locked="0" pass="0"><Option type="Map">{_layer_props(st, colour, shape)}</Option>'
+            "</layer></symbol>")
 
 
-def _qml(renderer: str, labels: str = "") -> str:
-    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
-            f'<qgis version="3.22.0" styleCategories="Symbology|Labeling" labelsEnabled="{1 if labels else 0}">{renderer}{labels}</qgis>')
+def _categorized(st: Style, column: str, classes_: list[StyleClass]) -> str:
+    cats, syms = [], []
+    for i, c in enumerate(classes_):
+        value = "" if c.value is None else str(c.value)  # "": QGIS's category for NULL and every other value
+        cats.append(f'<category render="true" symbol="{i}" value="{_x(value)}" label="{_x(class_label(c, st, "zh+en"))}"/>')
+        syms.append(_symbol(st, c.colour, str(i), marker_shape(st, i)))
+    return (f'<renderer-v2 type="categorizedSymbol" attr="{_x(column)}" symbollevels="0" enableorderby="0" forceraster="0">'
+            f"<categories>{''.join(cats)}</categories><symbols>{''.join(syms)}</symbols></renderer-v2>")
 
 
-def _categorized(attr: str, kind: str, items: list[tuple[Any, str, str]], **sym: Any) -> str:
-    cats = "".join(f'<category render="true" symbol="{i}" value="{html.escape(str(v), quote=True)}" label="{html.escape(lbl, quote=True)}"/>'
-                   for i, (v, lbl, _c) in enumerate(items))
-    syms = "".join(_symbol(kind, c, str(i), **sym) for i, (_v, _l, c) in enumerate(items))
-    return (f'<renderer-v2 type="categorizedSymbol" attr="{attr}" symbollevels="0" enableorderby="0" forceraster="0">'
-            f"<categories>{cats}</categories><symbols>{syms}</symbols></renderer-v2>")
+def _graduated(st: Style, column: str, classes_: list[StyleClass]) -> str:
+    ranges, syms = [], []
+    for i, c in enumerate(k for k in classes_ if k.value is not None):
+        upper = OPEN_END if math.isinf(c.value) else float(c.value)
+        ranges.append(f'<range render="true" symbol="{i}" lower="{c.lower or 0.0:.6f}" upper="{upper:.6f}" '
+                      f'label="{_x(class_label(c, st, "zh+en"))}"/>')
+        syms.append(_symbol(st, c.colour, str(i)))
+    return (f'<renderer-v2 type="graduatedSymbol" attr="{_x(column)}" graduatedMethod="GraduatedColor" symbollevels="0" '
+            f'enableorderby="0" forceraster="0"><ranges>{"".join(ranges)}</ranges><symbols>{"".join(syms)}</symbols></renderer-v2>')
 
 
-def _graduated(attr: str, kind: str, ranges: tuple[tuple[float, float, str], ...], unit: str) -> str:
-    rs = "".join(f'<range render="true" symbol="{i}" lower="{lo:.6f}" upper="{hi:.6f}" label="{lo:g} - {hi:g} {unit}"/>'
-                 for i, (lo, hi, _c) in enumerate(ranges))
-    syms = "".join(_symbol(kind, c, str(i)) for i, (_lo, _hi, c) in enumerate(ranges))
-    return (f'<renderer-v2 type="graduatedSymbol" attr="{attr}" graduatedMethod="GraduatedColor" symbollevels="0" '
-            f'enableorderby="0" forceraster="0"><ranges>{rs}</ranges><symbols>{syms}</symbols></renderer-v2>')
-
-
-def _single(kind: str, colour: str, **sym: Any) -> str:
+def _single(st: Style) -> str:
     return (f'<renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" forceraster="0">'
-            f'<symbols>{_symbol(kind, colour, "0", **sym)}</symbols></renderer-v2>')
+            f"<symbols>{_symbol(st, st.colour, '0')}</symbols></renderer-v2>")
 
 
-def _labels(field: str, size: float = 9.0) -> str:
-    return (f'<labeling type="simple"><settings calloutType="simple"><text-style fieldName="{field}" fontSize="{size}" '
+def _labels(field: str, size: float) -> str:
+    return (f'<labeling type="simple"><settings calloutType="simple"><text-style fieldName="{_x(field)}" fontSize="{size:g}" '
             'fontFamily="Noto Sans CJK SC" textColor="40,40,40,255" isExpression="0"/>'
             '<text-buffer bufferDraw="1" bufferSize="0.8" bufferColor="255,255,255,255"/>'
             '<placement placement="1"/></settings></labeling>')
 
 
-def qml_for(name: str, kind: str, gdf: gpd.GeoDataFrame) -> str | None:
-    """The default QML style of a layer, or None where the default QGIS style will do."""
-    geom = {"Polygon": "fill", "MultiPolygon": "fill", "LineString": "line", "MultiLineString": "line"}.get(
-        str(gdf.geom_type.dropna().iloc[0]) if len(gdf) and gdf.geom_type.notna().any() else "", "marker")
-    if kind == "buildings" and "status" in gdf.columns:
-        present = [s for s in STATUS_COLOURS if s in set(gdf["status"].dropna().astype(str))]
-        return _qml(_categorized("status", geom, [(s, s.replace("_", " "), STATUS_COLOURS[s]) for s in present]), _labels("name", 7))
-    if name == "distance" or (kind == "buildings" and "daily_dist_m" in gdf.columns):
-        return _qml(_graduated("daily_dist_m", geom, DIST_CLASSES, "m"))
-    if kind in ("sites", "net_release") and "release_year" in gdf.columns and gdf["release_year"].notna().any():
-        years = sorted(int(y) for y in pd.to_numeric(gdf["release_year"], errors="coerce").dropna().unique())
-        return _qml(_categorized("release_year", geom, [(y, str(y), YEAR_COLOURS[i % len(YEAR_COLOURS)]) for i, y in enumerate(years)]),
-                    _labels("id", 7))
-    if kind == "sites":
-        return _qml(_single("fill", "#000000", fill_alpha=0))
+def style_qml(style: Style, gdf: gpd.GeoDataFrame) -> str:
+    """A QGIS style (QML) drawing ``gdf`` as ``style`` says, with the classes :func:`renewgeo.styles.classes` gives.
 
-    if kind in _LINES:
+    The geometry drawn is the layer's own (a style for polygons on a point layer draws
+    markers). A style whose column the layer lacks draws one colour.
 
-        colour, width, pen = _LINES[kind]
-        return _qml(_single("line", colour, width=width, pen=pen))
-    if kind == "amenities" and "category" in gdf.columns:
-        cats = sorted(set(gdf["category"].dropna().astype(str)))
-        return _qml(_categorized("category", "marker", [(c, c, PALETTE[i % len(PALETTE)]) for i, c in enumerate(cats)]))
-    if kind == "network_nodes" and "daily_dist_m" in gdf.columns:
-        return _qml(_graduated("daily_dist_m", "marker", DIST_CLASSES, "m"))
-    if kind == "zones":
-        return _qml(_single("fill", "#ffffff", fill_alpha=0), _labels("name", 10))
-    if kind == "outdoor_spaces":
-        return _qml(_single("fill", "#b8e186"))
-    if kind in ("constraints_applied", "constraints", "slope_constraints") and "constraint_type" in gdf.columns and geom == "fill":
-        cats = sorted(set(gdf["constraint_type"].dropna().astype(str)))
-        return _qml(_categorized("constraint_type", "fill", [(c, c, PALETTE[i % len(PALETTE)]) for i, c in enumerate(cats)]))
-    if kind == "isochrones" and "minutes" in gdf.columns:
-        mins = sorted(float(m) for m in gdf["minutes"].dropna().unique())
-        cols = ("#54278f", "#807dba", "#bcbddc", "#dadaeb")
-        return _qml(_categorized("minutes", "fill", [(m, f"{m:g} min", cols[i % len(cols)]) for i, m in enumerate(mins)], fill_alpha=90))
-    return None
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> from renewgeo.styles import KIND_PRESENTATIONS
+    >>> b = gpd.GeoDataFrame({"status": ["idle", "new"]}, geometry=[shapely.box(0, 0, 1, 1)] * 2, crs=4549)
+    >>> qml = style_qml(KIND_PRESENTATIONS["buildings"].style, b)
+    >>> 'type="categorizedSymbol" attr="status"' in qml, qml.count("<category ")
+    (True, 2)
+    """
+    st = style if not len(gdf) else replace(style, geometry=geometry_of(gdf.geom_type))
+    column = st.column if st.column is not None and st.column in gdf.columns else None
+    cls = classes(st, gdf[column] if column else None)
+    if column is None:
+        renderer = _single(replace(st, column=None))
+    elif st.breaks:
+        renderer = _graduated(st, column, cls)
+    else:
+        renderer = _categorized(st, column, cls)
+    labels = _labels(st.label_column, st.label_size) if st.label_column and st.label_column in gdf.columns else ""
+    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
+            f'<qgis version="3.22.0" styleCategories="Symbology|Labeling" labelsEnabled="{1 if labels else 0}">{renderer}{labels}</qgis>')
 
 
 def safe_names(layers: Mapping[str, gpd.GeoDataFrame]) -> tuple[dict[str, gpd.GeoDataFrame], list[str]]:
@@ -192,9 +214,39 @@ CREATE TABLE IF NOT EXISTS layer_styles (
 """
 
 
+def _ways(name: str, gdf: gpd.GeoDataFrame, kind: str, presentations: Presentations | None) -> list[tuple[str, Presentation]]:
+    """A layer's presentations, default first: given, else its kind's, else a plain one."""
+    given = list((presentations or {}).get(name, ()))
+    if given:
+        return given
+    if kind in KIND_PRESENTATIONS:
+        return [(kind, KIND_PRESENTATIONS[kind])]
+    return [(name, fallback(name, geometry_of(gdf.geom_type)))]
+
+
+def _write_styles(gpkg: Path, layers: Mapping[str, gpd.GeoDataFrame], ways: Mapping[str, list[tuple[str, Presentation]]]) -> None:
+    """The ``layer_styles`` table: every presentation of every layer, the first as the default."""
+    con = sqlite3.connect(gpkg)
+    try:
+        con.execute(_STYLES_DDL)
+        con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, last_change) "
+                    "VALUES ('layer_styles', 'attributes', 'layer_styles', 'QGIS styles', strftime('%Y-%m-%dT%H:%M:%fZ','now'))")
+        geom_cols = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall())
+        rows = [
+            (name, geom_cols.get(name, "geom"), style_name, style_qml(p.style, gdf), int(i == 0), text(p.label, "zh+en"))
+            for name, gdf in layers.items() for i, (style_name, p) in enumerate(ways[name])
+        ]
+        con.executemany(
+            "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, styleName, "
+            "styleQML, styleSLD, useAsDefault, description, owner, ui) VALUES ('', '', ?, ?, ?, ?, '', ?, ?, '', '')", rows)
+        con.commit()
+    finally:
+        con.close()
+
+
 def write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path, *, kinds: Mapping[str, str] | None = None,
-               styles: bool = True) -> Path:
-    """Write layers and their default QGIS styles into one GeoPackage, atomically.
+               presentations: Presentations | None = None, styles: bool = True) -> Path:
+    """Write layers and their QGIS styles into one GeoPackage, atomically.
 
     Parameters
     ----------
@@ -203,48 +255,46 @@ def write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path, *, kind
     path : path-like
         The ``.gpkg`` file; an earlier one is replaced only when all is written.
     kinds : mapping, optional
-        Layer kind by name (buildings, sites ...), to pick the style; default the name.
+        Layer kind by name (buildings, sites ...): a layer without presentations is
+        styled as its kind (:data:`renewgeo.styles.KIND_PRESENTATIONS`); default the name.
+    presentations : mapping, optional
+        ``{layer: [(style name, Presentation), ...]}``, default first, as
+        :meth:`renewgeo.analysis.RunResult.presentations` gives: the first becomes the
+        layer's default style, the others alternative styles under their names. A
+        layer of neither known presentation nor kind is drawn in one plain colour.
     styles : bool
         Write the ``layer_styles`` table.
 
     Returns
     -------
     pathlib.Path
+
+    Examples
+    --------
+    >>> import renewgeo as rg, tempfile, pathlib
+    >>> run = rg.run_analyses(rg.load_project(rg.datasets.get_path("shibei_relocation")))
+    >>> path = write_gpkg(run.output_layers(), pathlib.Path(tempfile.mkdtemp()) / "r.gpkg", kinds=run.kinds(),
+    ...                   presentations=run.presentations())
+    >>> import sqlite3
+    >>> sqlite3.connect(path).execute("SELECT styleName FROM layer_styles WHERE f_table_name = 'parcels'").fetchall()
+    [('sites',)]
     """
     safe, renames = safe_names(layers)
     if renames:
         msg = "renamed for QGIS: " + "; ".join(renames)
         warnings.warn(msg, UserWarning, stacklevel=2)
         log.warning(msg)
-    kind_of = {}
-    for (orig, _g), new in zip(layers.items(), safe, strict=True):
-        kind_of[new] = (kinds or {}).get(orig, orig)
+    ways = {new: _ways(orig, gdf, (kinds or {}).get(orig, orig), presentations)
+            for (orig, gdf), new in zip(layers.items(), safe, strict=True)}
     dest = Path(path)
     current = None
     try:
         with rio.atomic_path(dest) as tmp:
             for current, gdf in safe.items():
                 rio._write_one(gdf, tmp, layer=current, driver="GPKG")
+            current = "layer_styles"
             if styles:
-                con = sqlite3.connect(tmp)
-                try:
-                    con.execute(_STYLES_DDL)
-                    con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, last_change) "
-                                "VALUES ('layer_styles', 'attributes', 'layer_styles', 'QGIS default styles', "
-                                "strftime('%Y-%m-%dT%H:%M:%fZ','now'))")
-                    for name, gdf in safe.items():
-                        qml = qml_for(name, kind_of[name], gdf)
-                        if qml is None:
-                            continue
-                        geom_col = con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (name,)).fetchone()
-                        con.execute(
-                            "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, styleName, "
-                            "styleQML, styleSLD, useAsDefault, description, owner, ui) VALUES ('', '', ?, ?, ?, ?, '', 1, ?, '', '')",
-                            (name, geom_col[0] if geom_col else "geom", name, qml, f"renewgeo default style for {name}"),
-                        )
-                    con.commit()
-                finally:
-                    con.close()
+                _write_styles(tmp, safe, ways)
     except WriteError:
         raise
     except Exception as exc:

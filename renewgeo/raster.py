@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
@@ -41,50 +41,30 @@ from pyproj import CRS, Geod
 from rasterio.io import MemoryFile
 
 from renewgeo._errors import CRSError, DependencyError, ReadError, RenewgeoError, WriteError
+from renewgeo._grid import Grid
+from renewgeo.analysis import Analysis, Context, Result, register
 from renewgeo.crs import require_crs, require_metric
 from renewgeo.io import atomic_path
+from renewgeo.project import Project
+from renewgeo.settings import Section, section, setting
+from renewgeo.styles import Presentation, Style
 
 __all__ = [
     "Grid",
-    "analyse",
+    "RasterSettings",
+    "compute",
     "density_surface",
     "ndvi",
     "nearest_surface",
     "open_raster",
     "slope_aspect",
     "slope_constraints",
+    "steep_land",
     "write_cog",
     "zonal_stats",
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Grid:
-    """A raster band in memory: values, georeferencing and nodata."""
-
-    values: np.ndarray
-    transform: Affine
-    crs: CRS
-    nodata: float | None = None
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """(left, bottom, right, top) in the grid's CRS."""
-        h, w = self.values.shape
-        t = self.transform
-        left, top = t.c, t.f
-        right, bottom = t.c + t.a * w, t.f + t.e * h
-        return (min(left, right), min(bottom, top), max(left, right), max(bottom, top))
-
-    def masked(self) -> np.ma.MaskedArray:
-        """Values with nodata (and NaN) masked."""
-        v = self.values.astype("float64")
-        mask = ~np.isfinite(v)
-        if self.nodata is not None and not (isinstance(self.nodata, float) and math.isnan(self.nodata)):
-            mask |= self.values == self.nodata
-        return np.ma.MaskedArray(v, mask=mask)
 
 
 def open_raster(path: str | os.PathLike[str], *, layer: str = "raster") -> rasterio.io.DatasetReader:
@@ -379,7 +359,7 @@ def slope_constraints(dem: Any, *, max_slope_pct: float, crs: Any = None, min_ar
     if max_slope_pct <= 0:
         raise RenewgeoError(f"max_slope_pct must be > 0, got {max_slope_pct}")
     _, pct, _ = slope_aspect(dem, band=band)
-    g = _steep(pct, max_slope_pct, crs if crs is not None else pct.crs)
+    g = steep_land(pct, max_slope_pct, crs if crs is not None else pct.crs)
     if min_area_m2 > 0:
         require_metric(g, layer="slope constraints", what="min_area_m2")
         g = g[g.area >= min_area_m2].reset_index(drop=True)
@@ -465,67 +445,81 @@ def density_surface(features: gpd.GeoDataFrame, column: str, *, resolution_m: fl
     return Grid(per_ha.astype(np.float32), tf, CRS.from_user_input(features.crs), None)
 
 
-def analyse(project: Any, *, layers: dict[str, gpd.GeoDataFrame] | None = None) -> tuple[dict[str, Grid], dict[str, gpd.GeoDataFrame], dict[str, pd.DataFrame]]:
-    """Everything ``renewgeo raster`` and ``run`` compute from a project's ``[rasters]``.
+@section
+@dataclass(frozen=True)
+class RasterSettings(Section):
+    """``[raster]``: terrain and greenness per zone and parcel."""
 
-    * a ``dem``: slope (percent) per zone and site (mean, max, share above
-      ``[thresholds] max_slope_pct``, default 25), the slope surface, and the
-      steep land as a ``slope_constraints`` layer (land release takes it out);
-    * ``red`` and ``nir``: NDVI, and the green share (NDVI > ``ndvi_green``, 0.3) per zone and site;
-    * ``other`` rasters: count, mean, min, max per zone and site;
-    * from results when present: the walking distance to daily services at the network
-      nodes as a 10 m surface, and GFA per hectare on a 50 m grid.
+    name: ClassVar[str] = "raster"
+    title: ClassVar[str] = "terrain and greenness from the project's [rasters]"
 
-    Returns
-    -------
-    (grids, layers, tables)
-        Grids to write as GeoTIFFs, result layers, and tables.
+    steep_slope_pct: float = setting(25.0, "slope (percent) above which land counts as steep in the tables and the steep-land layer",
+                                     gt=0, le=1000, legacy="max_slope_pct")
+    ndvi_green: float = setting(0.3, "NDVI above which a pixel counts as green", ge=-1, le=1, legacy="ndvi_green")
+
+
+def compute(ctx: Context) -> Result:
+    """The raster analysis: slope, steep land, greenness and other rasters per zone and site.
+
+    * a ``dem``: the slope grid ``slope_pct``, slope per zone and site (mean, max,
+      share above ``[raster] steep_slope_pct``) and the ``steep_land`` layer;
+    * ``red`` and ``nir``: the ``ndvi`` grid and the green share (NDVI above
+      ``[raster] ndvi_green``) per zone and site;
+    * ``other`` rasters: count, mean, min, max per zone and site.
     """
-    th = project.thresholds
-    layers = dict(layers or {})
-    grids: dict[str, Grid] = {}
-    out_layers: dict[str, gpd.GeoDataFrame] = {}
-    tables: dict[str, pd.DataFrame] = {}
-    areas = {k: project.layer(k) for k in ("zones", "sites") if project.has(k)}
-    roles = {spec["role"]: (name, spec) for name, spec in project.rasters.items()}
+    project = ctx.project
+    s = ctx.section(RasterSettings)
+    res = Result()
+    areas = {k: ctx.layer(k) for k in ("zones", "sites") if ctx.has(k)}
+    roles = {spec.role: spec for spec in project.rasters.values()}
     if "dem" in roles:
-        name, spec = roles["dem"]
-        limit = float(th.get("max_slope_pct", 25.0))
-        _, pct, _ = slope_aspect(spec["path"], band=spec["band"])
-        grids["slope_pct"] = pct
-        out_layers["slope_constraints"] = _steep(pct, limit, project.crs)
+        dem = roles["dem"]
+        _, pct, _ = slope_aspect(dem.path, band=dem.band)
+        res.grids["slope_pct"] = pct
+        res.layers["steep_land"] = steep_land(pct, s.steep_slope_pct, project.crs)
         for k, g in areas.items():
-            tables[f"slope_by_{k[:-1]}"] = _with_ids(g, zonal_stats(pct, g, stats=("count", "mean", "max"), above=limit, prefix="slope_pct_", layer=k))
+            res.tables[f"slope_by_{k[:-1]}"] = _with_ids(g, zonal_stats(pct, g, stats=("count", "mean", "max"), above=s.steep_slope_pct,
+                                                                       prefix="slope_pct_", layer=k))
     if "red" in roles and "nir" in roles:
-        (_, r), (_, n) = roles["red"], roles["nir"]
-        v = ndvi(r["path"], n["path"], red_band=r["band"], nir_band=n["band"])
-        grids["ndvi"] = v
-        green = float(th.get("ndvi_green", 0.3))
+        r, n = roles["red"], roles["nir"]
+        v = ndvi(r.path, n.path, red_band=r.band, nir_band=n.band)
+        res.grids["ndvi"] = v
         for k, g in areas.items():
-            tables[f"greenness_by_{k[:-1]}"] = _with_ids(g, zonal_stats(v, g, stats=("count", "mean"), above=green, prefix="ndvi_", layer=k))
+            res.tables[f"greenness_by_{k[:-1]}"] = _with_ids(g, zonal_stats(v, g, stats=("count", "mean"), above=s.ndvi_green,
+                                                                           prefix="ndvi_", layer=k))
+    elif "red" in roles or "nir" in roles:
+        res.notes.append("NDVI needs both a red and a nir raster; only one is given")
     for name, spec in project.rasters.items():
-        if spec["role"] == "other":
+        if spec.role == "other":
             for k, g in areas.items():
-                tables[f"{name}_by_{k[:-1]}"] = _with_ids(g, zonal_stats(spec["path"], g, band=spec["band"], stats=("count", "mean", "min", "max"),
-                                                                         prefix=f"{name}_", layer=k))
-    nodes = layers.get("network_nodes")
-    if nodes is not None and "daily_dist_m" in nodes.columns and len(nodes):
-        grids["daily_distance_m"] = nearest_surface(nodes, "daily_dist_m", resolution_m=float(th.get("surface_resolution_m", 10.0)))
-    b = layers.get("buildings")
-    if b is None and project.has("buildings"):
-        b = project.layer("buildings")
-    if b is not None and "gfa_m2" in b.columns and len(b):
-        grids["gfa_per_ha"] = density_surface(b, "gfa_m2", resolution_m=50.0)
-    return grids, out_layers, tables
+                res.tables[f"{name}_by_{k[:-1]}"] = _with_ids(g, zonal_stats(spec.path, g, band=spec.band,
+                                                                             stats=("count", "mean", "min", "max"), prefix=f"{name}_", layer=k))
+    if not areas:
+        res.notes.append("no zones or sites: the rasters are written, but no per-area statistics")
+    return res
 
 
-def _steep(pct: Grid, limit: float, crs: Any) -> gpd.GeoDataFrame:
-    steep = (pct.values > limit) & (pct.values != pct.nodata)
+def steep_land(slope_pct: Grid, limit_pct: float, crs: Any) -> gpd.GeoDataFrame:
+    """Polygons of the cells steeper than ``limit_pct``, in ``crs``, as ``slope`` constraints.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from affine import Affine
+    >>> from pyproj import CRS
+    >>> g = Grid(np.array([[10.0, 30.0], [30.0, -9999.0]], dtype=np.float32), Affine(10, 0, 500000, 0, -10, 4000000),
+    ...          CRS.from_epsg(32651), -9999.0)
+    >>> s = steep_land(g, 25, 32651)  # two cells touching at a corner: two polygons
+    >>> len(s), float(s.area.sum()), s["constraint_type"].iloc[0]
+    (2, 200.0, 'slope')
+    """
+    pct = slope_pct
+    steep = (pct.values > limit_pct) & (pct.values != pct.nodata)
     shapes = [shapely.geometry.shape(geom) for geom, val in rasterio.features.shapes(
         steep.astype(np.uint8), mask=steep, transform=pct.transform) if val == 1]
     g = gpd.GeoDataFrame({"constraint_type": ["slope"] * len(shapes)}, geometry=shapes, crs=pct.crs).to_crs(crs)
     g.insert(0, "id", [f"SLOPE{i + 1}" for i in range(len(g))])
-    g["slope_above_pct"] = limit
+    g["slope_above_pct"] = limit_pct
     return g
 
 
@@ -536,3 +530,22 @@ def _with_ids(g: gpd.GeoDataFrame, stats: pd.DataFrame) -> pd.DataFrame:
     if "name" in g.columns:
         out.insert(1, "name", g["name"].astype("object").to_numpy())
     return out
+
+
+def _report(result: Result) -> str:
+    with pd.option_context("display.width", 160, "display.max_columns", 10, "display.precision", 2):
+        return "\n".join(f"{n}\n{t.head(10)}" for n, t in result.tables.items()) or "no per-area statistics (no zones or sites)"
+
+
+def _applies(project: Project) -> str | None:
+    return None if project.rasters else "the project declares no [rasters.NAME] in project.toml"
+
+
+register(Analysis(
+    name="raster", help="terrain and greenness per zone and parcel from [rasters]; GeoTIFFs", compute=compute,
+    settings=RasterSettings, applies=_applies, workbook="raster", report=_report,
+    layers={"steep_land": Presentation(("陡坡用地", "Steep land"), Style("polygon", colour="#bf812d", outline="#8c510a", width=0.5,
+                                                                      fill_opacity=0.5), tooltip=("id", "slope_above_pct"), order=18,
+                                      show=False)},
+    layer_kinds={"steep_land": "constraints"},
+))

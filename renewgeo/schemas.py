@@ -21,9 +21,13 @@ __all__ = [
     "AMENITY_CATEGORIES",
     "BUILDING_STATUS",
     "BUILDING_TREATMENT",
+    "DERIVED_COLUMNS",
     "KINDS",
+    "RESULT_LAYERS",
     "Column",
     "LayerKind",
+    "ResultLayer",
+    "derived_columns",
 ]
 
 DType = Literal["str", "int", "float", "bool"]
@@ -292,3 +296,30 @@ KINDS: dict[str, LayerKind] = {
         ),
     )
 }
+
+
+# ------------------------------------------------------------ what analyses derive
+@dataclass(frozen=True)
+class ResultLayer:
+    """A layer an analysis produces, as targets in project.toml may name it.
+
+    ``kind`` is the input kind it derives from (its rows are that kind's rows, with
+    ``columns`` added; fnmatch patterns allowed).
+    """
+
+    name: str
+    kind: str
+    columns: tuple[str, ...]
+    analysis: str
+
+
+RESULT_LAYERS: dict[str, ResultLayer] = {}
+"""Result layers by name, registered by the analyses (:func:`renewgeo.analysis.register`)."""
+
+DERIVED_COLUMNS: dict[str, dict[str, str]] = {}
+"""Per input kind, the columns (or fnmatch patterns) analyses add, and which analysis adds each."""
+
+
+def derived_columns(kind: str) -> dict[str, str]:
+    """The columns analyses add to layers of ``kind`` (pattern -> analysis)."""
+    return dict(DERIVED_COLUMNS.get(kind, {}))

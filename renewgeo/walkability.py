@@ -9,24 +9,33 @@ the network. Searches run in compiled code (:mod:`renewgeo._kernels`).
 Distances are given in metres, or in minutes at a walking speed (default 1.0 m/s, the
 GB 50180-2018 convention of 5/10/15 minutes ~ 300/500/1,000 m).
 
+Attach once, query many: :func:`attach_layers` inserts every group of points into the
+network in one go (as cityseer's data map or pandana's ``set``); each measure takes
+that attachment (``attached=``) and only searches it. Given none, a measure attaches
+what it needs itself. The searches run once per kind of destination and give per-node
+arrays; per-origin results are lookups in them.
+
 Functions
 ---------
 network_from_project   the project's walkable network (paths, axis, corridor, trails, plazas)
+attach_layers          insert origins, amenities, green-space entries, axis points, isochrone origins
 accessibility          nearest distance, counts and decay-weighted sums per amenity category
+node_accessibility     the same at every network node
 life_circles           5/10/15-minute life-circle compliance per building
 green_access           distance to green space and to parks
 axis_catchment         GFA within N m of the pedestrian axis; gaps in the axis
 isochrones             5/10/15-minute walking areas from chosen points
+compute                all of the above for a project, on one attachment (the registered analysis)
 """
 
 from __future__ import annotations
 
 import logging
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
@@ -35,25 +44,32 @@ import shapely
 import shapely.ops
 
 from renewgeo import _kernels as K
+from renewgeo import raster
 from renewgeo._errors import RenewgeoError, SchemaError
+from renewgeo.analysis import Analysis, Context, Result, register
 from renewgeo.network import Attached, Network, attach, build_network
 from renewgeo.project import Project
+from renewgeo.settings import Section, section, setting
+from renewgeo.styles import Presentation, Style, View, add_field_labels, distance_style
 from renewgeo.units import true_area_m2
 
 __all__ = [
     "DAILY_CATEGORIES",
     "DEFAULT_DISTANCES_M",
-    "WalkResult",
+    "AccessibilityResult",
+    "AxisCatchmentResult",
+    "LifeCirclesResult",
+    "WalkSettings",
     "accessibility",
-    "analyse",
+    "attach_layers",
     "axis_catchment",
+    "compute",
     "default_life_circles",
     "green_access",
     "isochrones",
     "life_circles",
     "network_from_project",
     "node_accessibility",
-
     "thresholds_m",
 ]
 
@@ -63,6 +79,53 @@ DEFAULT_DISTANCES_M = (300.0, 500.0, 800.0, 1000.0)
 NETWORK_KINDS = ("paths", "pedestrian_axis", "landscape_corridor", "trails")
 GREEN_TYPES = ("green", "park", "pocket_park")
 PARK_TYPES = ("park", "pocket_park")
+NEAREST_MAX_M = 5000.0  # default search radius of nearest-destination distances
+
+# the groups of points in an attachment (see attach_layers), and the argument of attach_layers that makes each
+ORIGINS, AMENITIES, GREEN, PARK, AXIS, ISOCHRONE_ORIGINS = "origins", "amenities", "green", "park", "axis", "isochrone_origins"
+_MADE_BY = {ORIGINS: "origins", AMENITIES: "amenities", GREEN: "outdoor_spaces", PARK: "outdoor_spaces", AXIS: "axis",
+            ISOCHRONE_ORIGINS: "isochrone_origins"}
+
+
+DAILY_CATEGORIES = ("convenience_store", "supermarket", "market", "pharmacy", "clinic", "cafe", "restaurant", "bus_stop")
+
+
+@section
+@dataclass(frozen=True)
+class WalkSettings(Section):
+    """``[walk]``: walking speed, distances, snapping, life circles, green access, isochrones."""
+
+    name: ClassVar[str] = "walk"
+    title: ClassVar[str] = "walking access on the pedestrian network"
+
+    speed_m_s: float = setting(1.0, "walking speed (m/s) that turns minutes into metres", gt=0, le=3, legacy="walk_speed_m_s")
+    distances_m: tuple[float, ...] = setting(DEFAULT_DISTANCES_M, "walking distances (m) at which amenities are counted", gt=0,
+                                              le=100000, legacy="walk_distances_m", example="[300, 500, 800, 1000]")
+    max_snap_m: float = setting(100.0, "buildings and amenities farther than this (m) from every path are not attached (and listed)",
+                                 gt=0, le=10000, legacy="max_snap_m")
+    network_snap_m: float = setting(1.0, "path ends closer than this (m) are joined when the network is built", ge=0, le=50,
+                                     legacy="network_snap_m")
+    nearest_max_m: float = setting(5000.0, "search radius (m) of the nearest-amenity distance", gt=0, le=1000000)
+    daily_categories: tuple[str, ...] = setting(DAILY_CATEGORIES, "amenity categories that are daily services (daily_dist_m)",
+                                                 legacy="daily_categories", example='["supermarket", "pharmacy", "bus_stop"]')
+    green_m: float = setting(300.0, "a home is near green space within this walk (m)", gt=0, le=100000, legacy="green_m")
+    park_m: float = setting(500.0, "a home is near a park within this walk (m)", gt=0, le=100000, legacy="park_m")
+    park_min_area_m2: float = setting(10000.0, "green spaces at least this large (m2) count as parks", ge=0)
+    axis_distances_m: tuple[float, ...] = setting((300.0, 500.0), "walking distances (m) of the pedestrian-axis catchment", gt=0,
+                                                   le=100000, legacy="axis_distances_m", example="[300, 500]")
+    isochrone_minutes: tuple[float, ...] = setting((5.0, 10.0, 15.0), "walking times (min) of the isochrones", gt=0, le=600,
+                                                    legacy="isochrone_minutes", example="[5, 10, 15]")
+    isochrone_origins: str = setting("axis_midpoint", 'where isochrones start: "axis_midpoint", "none", or the name of a layer '
+                                      "(its points, or each feature's point on surface)", example='"metro_stations"')
+    distance_surface_m: float = setting(10.0, "cell size (m) of the walking-distance raster", gt=0, le=10000,
+                                         legacy="surface_resolution_m")
+
+    def check(self, layers: Mapping[str, str], vocabulary: Mapping[str, Any]) -> list[str]:
+        """``isochrone_origins`` must name a layer of the project (or a keyword)."""
+        o = self.isochrone_origins
+        if o in ("axis_midpoint", "none") or o in layers:
+            return []
+        return [f"isochrone_origins = {o!r} is not a layer of the project; use \"axis_midpoint\", \"none\" or one of {sorted(layers)}"]
 
 
 def thresholds_m(
@@ -91,7 +154,7 @@ def thresholds_m(
 def network_from_project(project: Project, *, snap_m: float | None = None) -> Network:
     """The project's walkable network: paths, axis, corridor and trails, plus walkable plazas.
 
-    ``snap_m`` defaults to ``[thresholds] network_snap_m`` or 1 m.
+    ``snap_m`` defaults to ``[walk] network_snap_m``.
     """
     layers = [project.layers[n] for n, k in project.kinds.items() if k in NETWORK_KINDS]
     if not layers:
@@ -103,7 +166,7 @@ def network_from_project(project: Project, *, snap_m: float | None = None) -> Ne
         o = project.layer("outdoor_spaces")
         if "walkable" in o.columns:
             polys = o
-    snap = float(project.thresholds.get("network_snap_m", 1.0)) if snap_m is None else snap_m
+    snap = project.settings.get(WalkSettings).network_snap_m if snap_m is None else snap_m
     return build_network(layers, snap_m=snap, walkable_polygons=polys)
 
 
@@ -126,216 +189,21 @@ def _category_codes(amenities: gpd.GeoDataFrame, categories: Sequence[str] | Non
     return cats, codes, unknown_ids
 
 
-def accessibility(
-    network: Network,
-    origins: gpd.GeoDataFrame,
-    amenities: gpd.GeoDataFrame,
-    *,
-    categories: Sequence[str] | None = None,
-    distances_m: Sequence[float] | None = None,
-    minutes: Sequence[float] | None = None,
-    speed_m_s: float = 1.0,
-    max_snap_m: float = 100.0,
-    nearest_max_m: float = 5000.0,
-    category_column: str = "category",
-    nodes: bool = False,
-) -> pd.DataFrame:
-    """Network accessibility of every origin to every amenity category.
-
-    Parameters
-    ----------
-    network : Network
-        From :func:`renewgeo.network.build_network` or :func:`network_from_project`.
-    origins : GeoDataFrame
-        Buildings (polygons: measured from their point nearest the network) or points.
-    amenities : GeoDataFrame
-        Destinations with a category column.
-    categories : sequence of str, optional
-        Categories to measure (default: all present). Amenities of other categories
-        are ignored.
-    distances_m, minutes : sequence of float, optional
-        Thresholds in metres, or in minutes at ``speed_m_s`` (default 300, 500, 800,
-        1,000 m).
-    speed_m_s : float
-        Walking speed for ``minutes``.
-    max_snap_m : float
-        Items farther than this from every edge are not attached and are reported.
-    nearest_max_m : float
-        Search radius for the nearest-amenity distance.
-    category_column : str
-        Column of ``amenities`` holding the category.
-    nodes : bool
-        Also return the same measures for every network node (``.attrs["nodes"]``).
-
-    Returns
-    -------
-    DataFrame indexed like ``origins`` with, per category ``c`` and threshold ``t``:
-    ``{c}_nearest_m`` (NaN when none within ``nearest_max_m``), ``{c}_count_{t}``,
-    ``{c}_gravity_{t}`` (sum of exp(-beta d), beta = 4 / t, as cityseer) and
-    ``{c}_linear_{t}`` (sum of 1 - d / t); ``snap_m`` (origin to network) and
-    ``note`` (why a row has no values). ``.attrs`` holds ``unattached_amenities``
-    and ``uncategorised_amenities`` (ids).
-
-    Examples
-    --------
-    >>> import geopandas as gpd, shapely
-    >>> from renewgeo.network import build_network
-    >>> net = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1000, 0)])], crs=32651))
-    >>> o = gpd.GeoDataFrame(geometry=[shapely.Point(100, 10)], crs=32651)
-    >>> a = gpd.GeoDataFrame({"category": ["cafe", "cafe"]}, geometry=[shapely.Point(300, -5), shapely.Point(700, 0)], crs=32651)
-    >>> r = accessibility(net, o, a, distances_m=[300, 1000])
-    >>> float(r.loc[0, "cafe_nearest_m"]), int(r.loc[0, "cafe_count_300m"]), int(r.loc[0, "cafe_count_1000m"])
-    (215.0, 1, 2)
-    """
-    th, names = thresholds_m(distances_m=distances_m, minutes=minutes, speed_m_s=speed_m_s)
-    cats, codes, uncategorised = _category_codes(amenities, categories, category_column)
-    att = attach(network, {"origins": origins, "amenities": amenities}, max_snap_m=max_snap_m)
-    o_node = att.item_node["origins"]
-    a_node = att.item_node["amenities"]
-    use = (codes >= 0) & (a_node >= 0)
-    unattached_a = list(_ids(amenities)[a_node < 0])
-    if unattached_a:
-        log.warning("%d amenit(y/ies) farther than %g m from the network were not attached: %s", len(unattached_a), max_snap_m, ", ".join(unattached_a[:20]))
-    if uncategorised:
-        log.warning("%d amenit(y/ies) have no category and were left out: %s", len(uncategorised), ", ".join(uncategorised[:20]))
-    src, grp = a_node[use], codes[use]
-    betas = 4.0 / th
-    count, gravity, linear = K.accumulate(att.indptr, att.indices, att.weights, src, grp, len(cats), th, betas)
-    nearest = K.multi_source_nearest(att.indptr, att.indices, att.weights, src, grp, len(cats), float(max(nearest_max_m, th.max())))
-    out = _frame(origins.index, o_node, cats, names, count, gravity, linear, nearest)
-    conn = att.connector_m["origins"]
-    out["snap_m"] = conn
-    notes = np.where(o_node < 0, f"not attached: farther than {max_snap_m:g} m from the network", "")
-    none_found = np.zeros(len(origins), dtype=bool)
-    for c in cats:
-        none_found |= (o_node >= 0) & out[f"{c}_nearest_m"].isna().to_numpy()
-    if none_found.any():
-        near = {c: out[f"{c}_nearest_m"].to_numpy(dtype="float64") for c in cats}
-        for i in np.flatnonzero(none_found):
-            miss = [c for c in cats if np.isnan(near[c][i])]
-            notes[i] = f"none within {nearest_max_m:g} m: {', '.join(miss)}"
-    out["note"] = notes
-    out.attrs["unattached_amenities"] = unattached_a
-    out.attrs["uncategorised_amenities"] = uncategorised
-    out.attrs["categories"] = cats
-    out.attrs["thresholds_m"] = list(th)
-    out.attrs["suffixes"] = names
-    if nodes:
-        base = np.arange(att.n_base)
-        out.attrs["nodes"] = _frame(pd.RangeIndex(att.n_base), base, cats, names, count, gravity, linear, nearest)
-    return out
+# ------------------------------------------------------------------------ attaching once
+def _green_and_parks(outdoor_spaces: gpd.GeoDataFrame, green_types: Sequence[str], park_types: Sequence[str],
+                     park_min_area_m2: float) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Green spaces (``space_type`` in ``green_types``) and parks (in ``park_types``, or big green spaces)."""
+    if "space_type" not in outdoor_spaces.columns:
+        raise SchemaError("green_access: outdoor_spaces need a space_type column (green, park, plaza ...)")
+    st = outdoor_spaces["space_type"].astype("object")
+    green = outdoor_spaces[st.isin(list(green_types)).to_numpy()]
+    is_park = st.isin(list(park_types)).to_numpy()
+    if len(green):
+        big = true_area_m2(green, layer="outdoor_spaces") >= park_min_area_m2
+        is_park = is_park | outdoor_spaces.index.isin(green.index[big.to_numpy()])
+    return green, outdoor_spaces[is_park]
 
 
-def _frame(index: pd.Index, node: np.ndarray, cats: list[str], names: list[str], count: np.ndarray, gravity: np.ndarray,
-           linear: np.ndarray, nearest: np.ndarray) -> pd.DataFrame:
-    ok = node >= 0
-    safe = np.where(ok, node, 0)
-    cols: dict[str, Any] = {}
-    for gi, c in enumerate(cats):
-        d = nearest[gi][safe]
-        cols[f"{c}_nearest_m"] = np.where(ok & np.isfinite(d), d, np.nan)
-        for ti, t in enumerate(names):
-            cnt = pd.array(np.where(ok, count[gi, ti][safe], 0), dtype="Int64")
-            cnt[~ok] = pd.NA
-            cols[f"{c}_count_{t}"] = cnt
-            cols[f"{c}_gravity_{t}"] = np.where(ok, gravity[gi, ti][safe].astype(np.float64), np.nan)
-            cols[f"{c}_linear_{t}"] = np.where(ok, linear[gi, ti][safe].astype(np.float64), np.nan)
-    return pd.DataFrame(cols, index=index)
-
-
-# ------------------------------------------------------------------------ life circles
-def default_life_circles() -> list[dict[str, Any]]:
-    """The default requirement table (GB 50180-2018), from ``renewgeo/data/life_circles.toml``."""
-    with resources.files("renewgeo.data").joinpath("life_circles.toml").open("rb") as f:
-        return list(tomllib.load(f)["life_circles"])
-
-
-def _check_circles(circles: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for i, c in enumerate(circles):
-        name = str(c.get("name", f"#{i + 1}"))
-        if "distance_m" not in c and "minutes" not in c:
-            raise SchemaError(f"life circle {name!r}: give distance_m (or minutes)")
-        req = c.get("required")
-        if not isinstance(req, list) or not all(isinstance(r, list | str) for r in req):
-            raise SchemaError(f"life circle {name!r}: required must be a list of category lists, e.g. [[\"clinic\", \"hospital\"], [\"school\"]]")
-        out.append({"name": name, "distance_m": float(c.get("distance_m", float(c.get("minutes", 0)) * 60)),
-                    "required": [[r] if isinstance(r, str) else list(r) for r in req]})
-    return out
-
-
-def life_circles(
-    network: Network,
-    buildings: gpd.GeoDataFrame,
-    amenities: gpd.GeoDataFrame,
-    *,
-    circles: Sequence[Mapping[str, Any]] | None = None,
-    max_snap_m: float = 100.0,
-    category_column: str = "category",
-) -> gpd.GeoDataFrame:
-    """Which life-circle requirements each building meets on foot.
-
-    Parameters
-    ----------
-    network, buildings, amenities
-        As for :func:`accessibility`.
-    circles : sequence of mapping, optional
-        ``[{"name": "5min", "distance_m": 300, "required": [["kindergarten", "childcare"], ...]}]``;
-        default :func:`default_life_circles` (GB 50180-2018).
-    max_snap_m : float
-        As for :func:`accessibility`.
-    category_column : str
-        Category column of ``amenities``.
-
-    Returns
-    -------
-    GeoDataFrame
-        The buildings with, per circle ``c``: ``lc_{c}_pass`` (bool) and
-        ``lc_{c}_missing`` (the requirements not met, ``a|b; c``); ``lc_note``.
-        ``.attrs["summary"]`` has, per circle, the share of buildings, of GFA and of
-        households that pass.
-    """
-    spec = _check_circles(circles if circles is not None else default_life_circles())
-    cats = sorted({c for circle in spec for req in circle["required"] for c in req})
-    acc = accessibility(network, buildings, amenities, categories=cats, distances_m=sorted({c["distance_m"] for c in spec}),
-                        max_snap_m=max_snap_m, category_column=category_column)
-    out = buildings.copy()
-    summary = []
-    gfa = pd.to_numeric(out["gfa_m2"], errors="coerce").astype("float64") if "gfa_m2" in out else None
-    hh = pd.to_numeric(out["households"], errors="coerce").astype("float64") if "households" in out else None
-    attached = acc["note"].str.startswith("not attached").to_numpy() == False  # noqa: E712
-    for circle in spec:
-        d = circle["distance_m"]
-        met = []
-        for req in circle["required"]:
-            ok = np.zeros(len(out), dtype=bool)
-            for c in req:
-                ok |= (acc[f"{c}_nearest_m"].to_numpy() <= d + 1e-9)
-            met.append(ok)
-        allok = np.logical_and.reduce(met) & attached if met else attached
-        missing = [
-            "; ".join("|".join(req) for req, ok in zip(circle["required"], [m[i] for m in met], strict=True) if not ok)
-            if attached[i] else "not attached to the network"
-            for i in range(len(out))
-        ]
-        out[f"lc_{circle['name']}_pass"] = allok
-        out[f"lc_{circle['name']}_missing"] = missing
-        row = {"circle": circle["name"], "distance_m": d, "buildings": len(out), "buildings_pass": int(allok.sum()),
-               "buildings_pass_pct": 100 * allok.mean() if len(out) else np.nan}
-        if gfa is not None:
-            tot = gfa.sum()
-            row["gfa_pass_pct"] = 100 * gfa[allok].sum() / tot if tot > 0 else np.nan
-        if hh is not None:
-            tot = hh.sum()
-            row["households_pass_pct"] = 100 * hh[allok].sum() / tot if tot > 0 else np.nan
-        summary.append(row)
-    out["lc_note"] = acc["note"].to_numpy()
-    out.attrs["summary"] = pd.DataFrame(summary).set_index("circle")
-    out.attrs["accessibility"] = acc
-    return out
-
-
-# ------------------------------------------------------------------------ green access
 def _entries(polys: gpd.GeoDataFrame, network: Network, *, spacing_m: float, touch_m: float) -> gpd.GeoDataFrame:
     """Points every ``spacing_m`` along polygon outlines, kept where they touch the network."""
     rings = shapely.boundary(polys.geometry.values)
@@ -355,6 +223,531 @@ def _entries(polys: gpd.GeoDataFrame, network: Network, *, spacing_m: float, tou
     return g[keep].reset_index(drop=True)
 
 
+def _green_groups(network: Network, green: gpd.GeoDataFrame, parks: gpd.GeoDataFrame, *, spacing_m: float,
+                  touch_m: float) -> dict[str, gpd.GeoDataFrame]:
+    """The entries of green spaces and of parks; a kind the project does not have gets no group."""
+    return {label: _entries(polys, network, spacing_m=spacing_m, touch_m=touch_m)
+            for label, polys in ((GREEN, green), (PARK, parks)) if len(polys)}
+
+
+def _axis_points(axis: gpd.GeoDataFrame, sample_m: float) -> gpd.GeoDataFrame:
+    """Points every ``sample_m`` (or closer) along the axis, both ends included."""
+    pts: list[Any] = []
+    for line in shapely.get_parts(axis.geometry.values):
+        n = max(int(np.ceil(line.length / sample_m)), 1)
+        pts.extend(shapely.line_interpolate_point(line, np.linspace(0, line.length, n + 1)))
+    return gpd.GeoDataFrame(geometry=pts, crs=axis.crs)
+
+
+def attach_layers(
+    network: Network,
+    origins: gpd.GeoDataFrame | None = None,
+    *,
+    amenities: gpd.GeoDataFrame | None = None,
+    outdoor_spaces: gpd.GeoDataFrame | None = None,
+    axis: gpd.GeoDataFrame | None = None,
+    isochrone_origins: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    max_snap_m: float = 100.0,
+    green_types: Sequence[str] = GREEN_TYPES,
+    park_types: Sequence[str] = PARK_TYPES,
+    park_min_area_m2: float = 10000.0,
+    entry_spacing_m: float = 20.0,
+    entry_touch_m: float = 30.0,
+    axis_sample_m: float = 10.0,
+) -> Attached:
+    """Insert every point the walkability measures search from or to into the network, once.
+
+    One call of :func:`renewgeo.network.attach` with one group per layer given:
+    ``"origins"`` (buildings or points measured from), ``"amenities"``, ``"green"`` and
+    ``"park"`` (entries of green spaces and of parks, every ``entry_spacing_m`` along
+    their outline within ``entry_touch_m`` of an edge; a kind the project lacks gets
+    no group), ``"axis"`` (points every ``axis_sample_m`` along the axis) and
+    ``"isochrone_origins"``. Pass the result as ``attached=`` to :func:`accessibility`,
+    :func:`node_accessibility`, :func:`life_circles`, :func:`green_access`,
+    :func:`axis_catchment` and :func:`isochrones`, with the same layers and options.
+    Points of one group never change the distances between points of another (they
+    hang off the network on their own connector).
+
+    Parameters
+    ----------
+    network : Network
+    origins, amenities, outdoor_spaces, axis, isochrone_origins : GeoDataFrame, optional
+        The layers, in the network's CRS.
+    max_snap_m : float
+        Points farther than this from every edge are not attached.
+    green_types, park_types, park_min_area_m2, entry_spacing_m, entry_touch_m
+        As for :func:`green_access`.
+    axis_sample_m : float
+        As ``sample_m`` of :func:`axis_catchment`.
+
+    Returns
+    -------
+    Attached
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> from renewgeo.network import build_network
+    >>> net = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1000, 0)])], crs=32651))
+    >>> o = gpd.GeoDataFrame(geometry=[shapely.Point(100, 10)], crs=32651)
+    >>> a = gpd.GeoDataFrame({"category": ["cafe"]}, geometry=[shapely.Point(300, -5)], crs=32651)
+    >>> att = attach_layers(net, o, amenities=a)
+    >>> sorted(att.item_node)
+    ['amenities', 'origins']
+    >>> float(accessibility(net, o, a, attached=att).table.loc[0, "cafe_nearest_m"])
+    215.0
+    """
+    groups: dict[str, gpd.GeoDataFrame | gpd.GeoSeries] = {}
+    if origins is not None:
+        groups[ORIGINS] = origins
+    if amenities is not None:
+        groups[AMENITIES] = amenities
+    if outdoor_spaces is not None:
+        green, parks = _green_and_parks(outdoor_spaces, green_types, park_types, park_min_area_m2)
+        groups.update(_green_groups(network, green, parks, spacing_m=entry_spacing_m, touch_m=entry_touch_m))
+    if axis is not None:
+        groups[AXIS] = _axis_points(axis, axis_sample_m)
+    if isochrone_origins is not None:
+        groups[ISOCHRONE_ORIGINS] = isochrone_origins
+    return attach(network, groups, max_snap_m=max_snap_m)
+
+
+def _nodes_of(att: Attached, network: Network, group: str, items: Sized | None, func: str) -> np.ndarray:
+    """The node of each point of ``group`` (-1: not attached), checking the attachment fits."""
+    if att.n_base != len(network.nodes):
+        raise RenewgeoError(f"{func}: the attachment was made on another network ({att.n_base:,} nodes, this one has "
+                            f"{len(network.nodes):,}); make it with attach_layers on this network")
+    if group not in att.item_node:
+        raise RenewgeoError(f"{func}: the attachment has no {group!r} points (it has {sorted(att.item_node)}); "
+                            f"make it with attach_layers(network, ..., {_MADE_BY.get(group, group)}=...)")
+    nodes = att.item_node[group]
+    if items is not None and len(items) != len(nodes):
+        raise RenewgeoError(f"{func}: {len(items):,} {group} given but the attachment holds {len(nodes):,}; "
+                            "make the attachment from the same layers")
+    return nodes
+
+
+# ------------------------------------------------------------------------ per-node searches
+# Each search runs once per kind of destination on the attachment and gives arrays with
+# one value per node (last axis). Destinations split over partitions merge elementwise:
+# nearest distances by minimum, counts and decay sums by sum. Per-origin values are
+# lookups of those arrays at the origins' nodes, so origins split over partitions
+# simply concatenate.
+@dataclass(frozen=True, eq=False)
+class _NodeMeasures:
+    """Amenity measures at every node of an attachment.
+
+    ``nearest`` is ``(groups, nodes)`` float64 (+inf beyond the search radius; merge
+    partitions of the destinations by minimum); ``count``, ``gravity`` and ``linear``
+    are ``(groups, thresholds, nodes)`` (merge by sum).
+    """
+
+    nearest: np.ndarray
+    count: np.ndarray
+    gravity: np.ndarray
+    linear: np.ndarray
+
+
+def _node_nearest(att: Attached, dest_node: np.ndarray, dest_group: np.ndarray, n_groups: int, radius_m: float) -> np.ndarray:
+    """Distance from every node to the nearest destination of each group, ``(n_groups, nodes)``.
+
+    One multi-source search per group; +inf where none lies within ``radius_m``.
+    Destinations with node or group -1 are left out. Results for parts of the
+    destinations merge by elementwise minimum.
+    """
+    use = (dest_node >= 0) & (dest_group >= 0)
+    return K.multi_source_nearest(att.indptr, att.indices, att.weights, dest_node[use], dest_group[use], n_groups, float(radius_m))
+
+
+def _node_measures(att: Attached, dest_node: np.ndarray, dest_group: np.ndarray, n_groups: int, thresholds: np.ndarray,
+                   radius_m: float) -> _NodeMeasures:
+    """Nearest distance, counts and decay-weighted sums of each group's destinations at every node.
+
+    Counts, gravity (``exp(-beta d)``, beta = 4 / t) and linear (``1 - d / t``) sums per
+    group and threshold: one bounded search per destination. Results for parts of the
+    destinations merge: nearest by minimum, the others by sum.
+    """
+    use = (dest_node >= 0) & (dest_group >= 0)
+    src, grp = dest_node[use], dest_group[use]
+    count, gravity, linear = K.accumulate(att.indptr, att.indices, att.weights, src, grp, n_groups, thresholds, 4.0 / thresholds)
+    nearest = _node_nearest(att, src, grp, n_groups, radius_m)
+    return _NodeMeasures(nearest=nearest, count=count, gravity=gravity, linear=linear)
+
+
+def _nearest_at(per_node: np.ndarray, item_node: np.ndarray) -> np.ndarray:
+    """Per-item distances ``(groups, items)``: a lookup at each item's node; NaN where not attached or none in reach.
+
+    Items split over partitions give their parts of the result, which concatenate.
+    """
+    ok = item_node >= 0
+    d = per_node[:, np.where(ok, item_node, 0)]
+    return np.where(ok & np.isfinite(d), d, np.nan)
+
+
+def _frame(index: pd.Index, node: np.ndarray, cats: list[str], names: list[str], m: _NodeMeasures) -> pd.DataFrame:
+    """The measures of each item (a lookup at its node; NA where not attached), one column per category and threshold."""
+    ok = node >= 0
+    safe = np.where(ok, node, 0)
+    nearest = _nearest_at(m.nearest, node)
+    cols: dict[str, Any] = {}
+    for gi, c in enumerate(cats):
+        cols[f"{c}_nearest_m"] = nearest[gi]
+        for ti, t in enumerate(names):
+            cnt = pd.array(np.where(ok, m.count[gi, ti][safe], 0), dtype="Int64")
+            cnt[~ok] = pd.NA
+            cols[f"{c}_count_{t}"] = cnt
+            cols[f"{c}_gravity_{t}"] = np.where(ok, m.gravity[gi, ti][safe].astype(np.float64), np.nan)
+            cols[f"{c}_linear_{t}"] = np.where(ok, m.linear[gi, ti][safe].astype(np.float64), np.nan)
+    return pd.DataFrame(cols, index=index)
+
+
+def _notes(attached: np.ndarray, nearest: np.ndarray, cats: Sequence[str], nearest_max_m: float, max_snap_m: float) -> np.ndarray:
+    """Why a row has no value: not attached, or no destination of some categories within reach.
+
+    ``nearest`` is ``(categories, items)`` with NaN where none was found.
+    """
+    notes = np.full(len(attached), "", dtype=object)
+    notes[~attached] = f"not attached: farther than {max_snap_m:g} m from the network"
+    none = (attached[None, :] & np.isnan(nearest)).T
+    rows = np.flatnonzero(none.any(axis=1))
+    if len(rows):
+        patterns, which = np.unique(none[rows], axis=0, return_inverse=True)
+        text = np.array([f"none within {nearest_max_m:g} m: " + ", ".join(c for c, miss in zip(cats, p, strict=True) if miss)
+                         for p in patterns], dtype=object)
+        notes[rows] = text[which.ravel()]
+    return notes
+
+
+# ------------------------------------------------------------------------ accessibility
+@dataclass(frozen=True, eq=False)
+class AccessibilityResult:
+    """What :func:`accessibility` measured.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Indexed like the origins: per category ``c`` and threshold ``t``
+        ``{c}_nearest_m``, ``{c}_count_{t}``, ``{c}_gravity_{t}``, ``{c}_linear_{t}``;
+        ``snap_m`` and ``note``.
+    nodes : DataFrame or None
+        The same measures at every network node (indexed by node id), with ``nodes=True``.
+    categories : list of str
+        The categories measured, in column order.
+    thresholds_m, suffixes : list
+        The thresholds in metres and their column suffixes (``300m``, ``5min``).
+    search_radius_m : float
+        How far the nearest-amenity search reached; ``{c}_nearest_m`` is NaN beyond.
+    max_snap_m : float
+        Origins and amenities farther than this from the network were not attached.
+    unattached_amenities, uncategorised_amenities : list of str
+        Ids of the amenities left out.
+    """
+
+    table: pd.DataFrame
+    nodes: pd.DataFrame | None
+    categories: list[str]
+    thresholds_m: list[float]
+    suffixes: list[str]
+    search_radius_m: float
+    max_snap_m: float
+    unattached_amenities: list[str]
+    uncategorised_amenities: list[str]
+
+
+def _amenity_search(att: Attached, network: Network, amenities: gpd.GeoDataFrame, categories: Sequence[str] | None,
+                    th: np.ndarray, radius_m: float, category_column: str, func: str) -> tuple[list[str], _NodeMeasures, list[str], list[str]]:
+    """Categories, their measures at every node, and the ids of unattached and uncategorised amenities."""
+    cats, codes, uncategorised = _category_codes(amenities, categories, category_column)
+    a_node = _nodes_of(att, network, AMENITIES, amenities, func)
+    unattached = list(_ids(amenities)[a_node < 0])
+    if unattached:
+        log.warning("%d amenit(y/ies) farther than %g m from the network were not attached: %s", len(unattached), att.max_snap_m,
+                    ", ".join(unattached[:20]))
+    if uncategorised:
+        log.warning("%d amenit(y/ies) have no category and were left out: %s", len(uncategorised), ", ".join(uncategorised[:20]))
+    return cats, _node_measures(att, a_node, codes, len(cats), th, radius_m), unattached, uncategorised
+
+
+def accessibility(
+    network: Network,
+    origins: gpd.GeoDataFrame,
+    amenities: gpd.GeoDataFrame,
+    *,
+    categories: Sequence[str] | None = None,
+    distances_m: Sequence[float] | None = None,
+    minutes: Sequence[float] | None = None,
+    speed_m_s: float = 1.0,
+    max_snap_m: float = 100.0,
+    nearest_max_m: float = NEAREST_MAX_M,
+    category_column: str = "category",
+    nodes: bool = False,
+    attached: Attached | None = None,
+) -> AccessibilityResult:
+    """Network accessibility of every origin to every amenity category.
+
+    Parameters
+    ----------
+    network : Network
+        From :func:`renewgeo.network.build_network` or :func:`network_from_project`.
+    origins : GeoDataFrame
+        Buildings (polygons: measured from their point nearest the network) or points.
+    amenities : GeoDataFrame
+        Destinations with a category column.
+    categories : sequence of str, optional
+        Categories to measure (default: all present). Amenities of other categories
+        are ignored.
+    distances_m, minutes : sequence of float, optional
+        Thresholds in metres, or in minutes at ``speed_m_s`` (default 300, 500, 800,
+        1,000 m).
+    speed_m_s : float
+        Walking speed for ``minutes``.
+    max_snap_m : float
+        Items farther than this from every edge are not attached and are reported
+        (with ``attached``, the attachment's own limit applies).
+    nearest_max_m : float
+        Search radius for the nearest-amenity distance.
+    category_column : str
+        Column of ``amenities`` holding the category.
+    nodes : bool
+        Also give the same measures for every network node (``.nodes``).
+    attached : Attached, optional
+        From :func:`attach_layers` with these ``origins`` and ``amenities``; attached
+        here when not given.
+
+    Returns
+    -------
+    AccessibilityResult
+        ``.table`` is indexed like ``origins`` with, per category ``c`` and threshold
+        ``t``: ``{c}_nearest_m`` (NaN when none within ``nearest_max_m``),
+        ``{c}_count_{t}``, ``{c}_gravity_{t}`` (sum of exp(-beta d), beta = 4 / t, as
+        cityseer) and ``{c}_linear_{t}`` (sum of 1 - d / t); ``snap_m`` (origin to
+        network) and ``note`` (why a row has no values). The result also lists the
+        categories, thresholds, and the ids of unattached and uncategorised amenities.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> from renewgeo.network import build_network
+    >>> net = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1000, 0)])], crs=32651))
+    >>> o = gpd.GeoDataFrame(geometry=[shapely.Point(100, 10)], crs=32651)
+    >>> a = gpd.GeoDataFrame({"category": ["cafe", "cafe"]}, geometry=[shapely.Point(300, -5), shapely.Point(700, 0)], crs=32651)
+    >>> r = accessibility(net, o, a, distances_m=[300, 1000]).table
+    >>> float(r.loc[0, "cafe_nearest_m"]), int(r.loc[0, "cafe_count_300m"]), int(r.loc[0, "cafe_count_1000m"])
+    (215.0, 1, 2)
+    """
+    th, names = thresholds_m(distances_m=distances_m, minutes=minutes, speed_m_s=speed_m_s)
+    radius = float(max(nearest_max_m, th.max()))
+    att = attached if attached is not None else attach_layers(network, origins, amenities=amenities, max_snap_m=max_snap_m)
+    o_node = _nodes_of(att, network, ORIGINS, origins, "accessibility")
+    cats, m, unattached, uncategorised = _amenity_search(att, network, amenities, categories, th, radius, category_column,
+                                                         "accessibility")
+    out = _frame(origins.index, o_node, cats, names, m)
+    out["snap_m"] = att.connector_m[ORIGINS]
+    out["note"] = _notes(o_node >= 0, _nearest_at(m.nearest, o_node), cats, nearest_max_m, att.max_snap_m)
+    node_table = _frame(pd.RangeIndex(att.n_base), np.arange(att.n_base), cats, names, m) if nodes else None
+    return AccessibilityResult(table=out, nodes=node_table, categories=cats, thresholds_m=[float(t) for t in th], suffixes=names,
+                               search_radius_m=radius, max_snap_m=att.max_snap_m, unattached_amenities=unattached,
+                               uncategorised_amenities=uncategorised)
+
+
+def node_accessibility(
+    network: Network,
+    amenities: gpd.GeoDataFrame,
+    *,
+    categories: Sequence[str] | None = None,
+    distances_m: Sequence[float] | None = None,
+    minutes: Sequence[float] | None = None,
+    speed_m_s: float = 1.0,
+    max_snap_m: float = 100.0,
+    nearest_max_m: float = NEAREST_MAX_M,
+    category_column: str = "category",
+    attached: Attached | None = None,
+) -> pd.DataFrame:
+    """The measures of :func:`accessibility` at every node of the network (indexed by node id).
+
+    ``attached`` (from :func:`attach_layers` with these ``amenities``) is made here
+    when not given. Unattached and uncategorised amenities are logged; for their ids
+    use ``accessibility(..., nodes=True)``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> from renewgeo.network import build_network
+    >>> net = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1000, 0)])], crs=32651))
+    >>> a = gpd.GeoDataFrame({"category": ["cafe"]}, geometry=[shapely.Point(300, -5)], crs=32651)
+    >>> node_accessibility(net, a, distances_m=[500])["cafe_nearest_m"].tolist()
+    [305.0, 705.0]
+    """
+    th, names = thresholds_m(distances_m=distances_m, minutes=minutes, speed_m_s=speed_m_s)
+    att = attached if attached is not None else attach_layers(network, amenities=amenities, max_snap_m=max_snap_m)
+    cats, m, _, _ = _amenity_search(att, network, amenities, categories, th, float(max(nearest_max_m, th.max())), category_column,
+                                    "node_accessibility")
+    return _frame(pd.RangeIndex(att.n_base), np.arange(att.n_base), cats, names, m)
+
+
+# ------------------------------------------------------------------------ life circles
+def default_life_circles() -> list[dict[str, Any]]:
+    """The default requirement table (GB 50180-2018), from ``renewgeo/data/life_circles.toml``."""
+    with resources.files("renewgeo.data").joinpath("life_circles.toml").open("rb") as f:
+        return list(tomllib.load(f)["life_circles"])
+
+
+def _check_circles(circles: Sequence[Mapping[str, Any]], *, speed_m_s: float = 1.0) -> list[dict[str, Any]]:
+    """Circles with their distance in metres: ``distance_m``, or ``minutes`` at ``speed_m_s``."""
+    if speed_m_s <= 0:
+        raise RenewgeoError(f"speed_m_s must be > 0 m/s, got {speed_m_s}")
+    if not circles:
+        raise SchemaError("life_circles: no circle given; give at least one, e.g. {\"name\": \"5min\", \"minutes\": 5, "
+                          "\"required\": [[\"clinic\"]]}")
+    out = []
+    for i, c in enumerate(circles):
+        name = str(c.get("name", f"#{i + 1}"))
+        if "distance_m" not in c and "minutes" not in c:
+            raise SchemaError(f"life circle {name!r}: give distance_m (or minutes)")
+        req = c.get("required")
+        if not isinstance(req, list) or not all(isinstance(r, list | str) for r in req):
+            raise SchemaError(f"life circle {name!r}: required must be a list of category lists, e.g. [[\"clinic\", \"hospital\"], [\"school\"]]")
+        d = float(c["distance_m"]) if "distance_m" in c else float(c["minutes"]) * 60.0 * speed_m_s
+        if not d > 0:
+            raise SchemaError(f"life circle {name!r}: its distance must be > 0 m, got {d:g} m; give a positive distance_m or minutes")
+        out.append({"name": name, "distance_m": d, "required": [[r] if isinstance(r, str) else list(r) for r in req]})
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class LifeCirclesResult:
+    """What :func:`life_circles` found.
+
+    Attributes
+    ----------
+    buildings : GeoDataFrame
+        The buildings with, per circle ``c``: ``lc_{c}_pass`` (bool) and
+        ``lc_{c}_missing`` (the requirements not met, ``a|b; c``); ``lc_note``.
+    summary : DataFrame
+        Per circle (index ``circle``): ``distance_m``, ``buildings``,
+        ``buildings_pass``, ``buildings_pass_pct`` and, where the buildings have
+        ``gfa_m2`` / ``households``, ``gfa_pass_pct`` / ``households_pass_pct``.
+    """
+
+    buildings: gpd.GeoDataFrame
+    summary: pd.DataFrame
+
+
+def _circle_distances(network: Network, buildings: gpd.GeoDataFrame, amenities: gpd.GeoDataFrame, cats: list[str],
+                      radius_m: float, *, category_column: str, max_snap_m: float, attached: Attached | None,
+                      access: AccessibilityResult | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Distance ``(categories, buildings)`` to each category (NaN beyond ``radius_m``), attached or not, and the snap limit.
+
+    Categories that ``access`` measured at least as far are looked up there; the rest
+    (unless no amenity has them) are searched on the attachment.
+    """
+    _, codes, _ = _category_codes(amenities, cats, category_column)
+    near = np.full((len(cats), len(buildings)), np.nan)
+    todo = list(range(len(cats)))
+    if access is not None:
+        if len(access.table) != len(buildings):
+            raise RenewgeoError(f"life_circles: access measures {len(access.table):,} origins but {len(buildings):,} buildings "
+                                "were given; pass the accessibility result of these buildings")
+        covered = set(access.categories) if access.search_radius_m >= radius_m else set()
+        for i, c in enumerate(cats):
+            if c in covered:
+                d = access.table[f"{c}_nearest_m"].to_numpy(dtype="float64")
+                near[i] = np.where(d <= radius_m, d, np.nan)
+        present = set(codes[codes >= 0].tolist())
+        todo = [i for i in todo if cats[i] not in covered and i in present]
+        if not todo:
+            return near, access.table["snap_m"].notna().to_numpy(), access.max_snap_m
+    att = attached if attached is not None else attach_layers(network, buildings, amenities=amenities, max_snap_m=max_snap_m)
+    o_node = _nodes_of(att, network, ORIGINS, buildings, "life_circles")
+    a_node = _nodes_of(att, network, AMENITIES, amenities, "life_circles")
+    remap = np.full(len(cats) + 1, -1, dtype=np.int64)  # code -1 (other categories) stays -1
+    remap[todo] = np.arange(len(todo))
+    near[todo] = _nearest_at(_node_nearest(att, a_node, remap[codes], len(todo), radius_m), o_node)
+    return near, o_node >= 0, att.max_snap_m
+
+
+def _circle_summary(circle: Mapping[str, Any], allok: np.ndarray, gfa: pd.Series | None, hh: pd.Series | None) -> dict[str, Any]:
+    n = len(allok)
+    row = {"circle": circle["name"], "distance_m": circle["distance_m"], "buildings": n, "buildings_pass": int(allok.sum()),
+           "buildings_pass_pct": 100 * allok.mean() if n else np.nan}
+    if gfa is not None:
+        tot = gfa.sum()
+        row["gfa_pass_pct"] = 100 * gfa[allok].sum() / tot if tot > 0 else np.nan
+    if hh is not None:
+        tot = hh.sum()
+        row["households_pass_pct"] = 100 * hh[allok].sum() / tot if tot > 0 else np.nan
+    return row
+
+
+def life_circles(
+    network: Network,
+    buildings: gpd.GeoDataFrame,
+    amenities: gpd.GeoDataFrame,
+    *,
+    circles: Sequence[Mapping[str, Any]] | None = None,
+    speed_m_s: float = 1.0,
+    max_snap_m: float = 100.0,
+    category_column: str = "category",
+    attached: Attached | None = None,
+    access: AccessibilityResult | None = None,
+) -> LifeCirclesResult:
+    """Which life-circle requirements each building meets on foot.
+
+    Parameters
+    ----------
+    network, buildings, amenities
+        As for :func:`accessibility`.
+    circles : sequence of mapping, optional
+        ``[{"name": "5min", "distance_m": 300, "required": [["kindergarten", "childcare"], ...]}]``;
+        a circle given only in ``minutes`` reaches ``minutes * 60 * speed_m_s`` metres.
+        Default :func:`default_life_circles` (GB 50180-2018).
+    speed_m_s : float
+        Walking speed (m/s) for circles given in minutes.
+    max_snap_m : float
+        As for :func:`accessibility`.
+    category_column : str
+        Category column of ``amenities``.
+    attached : Attached, optional
+        From :func:`attach_layers` with these buildings (as ``origins``) and amenities.
+    access : AccessibilityResult, optional
+        :func:`accessibility` of these buildings and amenities: its nearest distances
+        are reused instead of searching again (categories it did not measure, or not
+        far enough, are searched).
+
+    Returns
+    -------
+    LifeCirclesResult
+        ``.buildings``: the buildings with, per circle ``c``, ``lc_{c}_pass`` and
+        ``lc_{c}_missing``, and ``lc_note``; ``.summary``: per circle, the share of
+        buildings, of GFA and of households that pass.
+    """
+    spec = _check_circles(circles if circles is not None else default_life_circles(), speed_m_s=speed_m_s)
+    cats = sorted({c for circle in spec for req in circle["required"] for c in req})
+    radius = max(NEAREST_MAX_M, max(c["distance_m"] for c in spec))
+    near, attached_ok, snap = _circle_distances(network, buildings, amenities, cats, radius, category_column=category_column,
+                                                max_snap_m=max_snap_m, attached=attached, access=access)
+    row_of = {c: i for i, c in enumerate(cats)}
+    out = buildings.copy()
+    gfa = pd.to_numeric(out["gfa_m2"], errors="coerce").astype("float64") if "gfa_m2" in out else None
+    hh = pd.to_numeric(out["households"], errors="coerce").astype("float64") if "households" in out else None
+    summary = []
+    for circle in spec:
+        d = circle["distance_m"]
+        met = [np.any(near[[row_of[c] for c in req]] <= d + 1e-9, axis=0) for req in circle["required"]]
+        allok = np.logical_and.reduce(met) & attached_ok if met else attached_ok
+        missing = [
+            "; ".join("|".join(req) for req, ok in zip(circle["required"], [m[i] for m in met], strict=True) if not ok)
+            if attached_ok[i] else "not attached to the network"
+            for i in range(len(out))
+        ]
+        out[f"lc_{circle['name']}_pass"] = allok
+        out[f"lc_{circle['name']}_missing"] = missing
+        summary.append(_circle_summary(circle, allok, gfa, hh))
+    out["lc_note"] = _notes(attached_ok, near, cats, NEAREST_MAX_M, snap)
+    return LifeCirclesResult(buildings=out, summary=pd.DataFrame(summary).set_index("circle"))
+
+
+# ------------------------------------------------------------------------ green access
 def green_access(
     network: Network,
     buildings: gpd.GeoDataFrame,
@@ -368,13 +761,16 @@ def green_access(
     entry_spacing_m: float = 20.0,
     entry_touch_m: float = 30.0,
     max_snap_m: float = 100.0,
+    attached: Attached | None = None,
 ) -> gpd.GeoDataFrame:
     """Network distance from each building to green space and to a park.
 
     Green spaces are outdoor spaces whose ``space_type`` is in ``green_types``; parks
     are those in ``park_types`` or green spaces of at least ``park_min_area_m2``.
     Their entries are points every ``entry_spacing_m`` along the outline within
-    ``entry_touch_m`` of a network edge.
+    ``entry_touch_m`` of a network edge. ``attached`` (from :func:`attach_layers`
+    with these buildings as ``origins``, these ``outdoor_spaces`` and the same
+    options) is made here when not given.
 
     Returns
     -------
@@ -382,68 +778,67 @@ def green_access(
         The buildings with ``green_dist_m``, ``green_ok`` (within ``green_m``),
         ``park_dist_m``, ``park_ok`` (within ``park_m``) and ``green_note``.
     """
-    if "space_type" not in outdoor_spaces.columns:
-        raise SchemaError("green_access: outdoor_spaces need a space_type column (green, park, plaza ...)")
-    st = outdoor_spaces["space_type"].astype("object")
-    green = outdoor_spaces[st.isin(list(green_types)).to_numpy()]
-    big = true_area_m2(green, layer="outdoor_spaces") >= park_min_area_m2 if len(green) else pd.Series(dtype=bool)
-    parks = outdoor_spaces[st.isin(list(park_types)).to_numpy() | outdoor_spaces.index.isin(green.index[big.to_numpy()])] if len(green) else outdoor_spaces[st.isin(list(park_types)).to_numpy()]
+    green, parks = _green_and_parks(outdoor_spaces, green_types, park_types, park_min_area_m2)
+    if attached is None:
+        groups = {ORIGINS: buildings, **_green_groups(network, green, parks, spacing_m=entry_spacing_m, touch_m=entry_touch_m)}
+        attached = attach(network, groups, max_snap_m=max_snap_m)
+    o_node = _nodes_of(attached, network, ORIGINS, buildings, "green_access")
+    kinds = ((GREEN, green, green_m), (PARK, parks, park_m))
+    present = [(label, limit) for label, polys, limit in kinds if len(polys)]
+    # one search for both kinds (a group each), looked up at the buildings
+    dest = [_nodes_of(attached, network, label, None, "green_access") for label, _ in present]
+    dest_group = np.repeat(np.arange(len(dest), dtype=np.int64), [len(d) for d in dest])
+    radius = max([NEAREST_MAX_M] + [limit for _, limit in present])
+    near = _nearest_at(_node_nearest(attached, np.concatenate([np.zeros(0, np.int64), *dest]), dest_group, len(dest), radius), o_node)
     out = buildings.copy()
-    notes = [""] * len(out)
-    for label, polys, limit in (("green", green, green_m), ("park", parks, park_m)):
+    notes = np.full(len(out), "", dtype=object)
+    row = 0
+    for label, polys, limit in kinds:
         if len(polys) == 0:
             out[f"{label}_dist_m"] = np.nan
             out[f"{label}_ok"] = False
-            notes = [f"{n}; no {label} space in the project".strip("; ") for n in notes]
+            notes = np.array([f"{n}; no {label} space in the project".strip("; ") for n in notes], dtype=object)
             continue
-        ent = _entries(polys, network, spacing_m=entry_spacing_m, touch_m=entry_touch_m)
-        ent["category"] = label
-        acc = accessibility(network, buildings, ent, categories=[label], distances_m=[limit], max_snap_m=max_snap_m)
-        out[f"{label}_dist_m"] = acc[f"{label}_nearest_m"].to_numpy()
-        out[f"{label}_ok"] = (acc[f"{label}_nearest_m"] <= limit).fillna(False).to_numpy(dtype=bool)
-        notes = [n or a for n, a in zip(notes, acc["note"], strict=True)]
+        d = np.where(near[row] <= max(NEAREST_MAX_M, limit), near[row], np.nan)
+        row += 1
+        out[f"{label}_dist_m"] = d
+        out[f"{label}_ok"] = d <= limit
+        mine = _notes(o_node >= 0, d[None, :], [label], NEAREST_MAX_M, attached.max_snap_m)
+        notes = np.where(notes == "", mine, notes)
     out["green_note"] = notes
     return out
 
 
 # ------------------------------------------------------------------------ the axis
-def axis_catchment(
-    network: Network,
-    buildings: gpd.GeoDataFrame,
-    axis: gpd.GeoDataFrame,
-    *,
-    distances_m: Sequence[float] = (300.0, 500.0),
-    sample_m: float = 10.0,
-    snap_m: float = 1.0,
-    max_snap_m: float = 100.0,
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame, gpd.GeoDataFrame]:
-    """GFA within walking distance of the pedestrian axis, and whether the axis is continuous.
+@dataclass(frozen=True, eq=False)
+class AxisCatchmentResult:
+    """What :func:`axis_catchment` found.
 
-    Returns
-    -------
-    (buildings, summary, gaps)
-        Buildings with ``axis_dist_m``; a table of the share of buildings and GFA within
-        each distance; and the gaps of the axis (LineStrings joining the nearest ends
-        of its disconnected pieces, with ``gap_m``), empty when it is one walkable path.
+    Attributes
+    ----------
+    buildings : GeoDataFrame
+        The buildings with ``axis_dist_m``.
+    summary : DataFrame
+        Per distance (index ``distance_m``): ``buildings``, ``buildings_pct``,
+        ``gfa_m2``, ``gfa_pct`` within it.
+    gaps : GeoDataFrame
+        LineStrings joining the nearest ends of the axis's disconnected pieces
+        (``from_piece``, ``to_piece``, ``gap_m``); empty when it is one walkable path.
+    continuous : bool
+        The axis is one connected path.
+    pieces : int
+        Its number of connected pieces.
     """
-    lines = shapely.get_parts(axis.geometry.values)
-    pts: list[Any] = []
-    for line in lines:
-        n = max(int(np.ceil(line.length / sample_m)), 1)
-        pts.extend(shapely.line_interpolate_point(line, np.linspace(0, line.length, n + 1)))
-    ent = gpd.GeoDataFrame({"category": ["axis"] * len(pts)}, geometry=pts, crs=axis.crs)
 
-    acc = accessibility(network, buildings, ent, categories=["axis"], distances_m=list(distances_m), max_snap_m=max_snap_m)
-    out = buildings.copy()
-    out["axis_dist_m"] = acc["axis_nearest_m"].to_numpy()
-    gfa = pd.to_numeric(out["gfa_m2"], errors="coerce").fillna(0).astype("float64") if "gfa_m2" in out else pd.Series(0.0, index=out.index)
-    rows = []
-    for d in distances_m:
-        ok = (out["axis_dist_m"] <= d).fillna(False).to_numpy(dtype=bool)
-        rows.append({"distance_m": d, "buildings": int(ok.sum()), "buildings_pct": 100 * ok.mean() if len(ok) else np.nan,
-                     "gfa_m2": float(gfa[ok].sum()), "gfa_pct": 100 * gfa[ok].sum() / gfa.sum() if gfa.sum() > 0 else np.nan})
-    summary = pd.DataFrame(rows).set_index("distance_m")
-    # continuity: the axis on its own
+    buildings: gpd.GeoDataFrame
+    summary: pd.DataFrame
+    gaps: gpd.GeoDataFrame
+    continuous: bool
+    pieces: int
+
+
+def _axis_gaps(axis: gpd.GeoDataFrame, snap_m: float) -> tuple[list[dict[str, Any]], int]:
+    """The shortest links between the axis's own pieces (a spanning set), and the number of pieces."""
     own = build_network(axis, snap_m=snap_m)
     comp = own.nodes["component"].to_numpy()
     gaps: list[dict[str, Any]] = []
@@ -465,11 +860,51 @@ def axis_catchment(
                                                               shapely.get_coordinates(b.geometry.values[bi[k]])[0]])})
         # keep, per piece, only the shortest link to the rest (a spanning set of gaps)
         gaps = _spanning(gaps, len(comps))
+    return gaps, own.report.components
+
+
+def axis_catchment(
+    network: Network,
+    buildings: gpd.GeoDataFrame,
+    axis: gpd.GeoDataFrame,
+    *,
+    distances_m: Sequence[float] = (300.0, 500.0),
+    sample_m: float = 10.0,
+    snap_m: float = 1.0,
+    max_snap_m: float = 100.0,
+    attached: Attached | None = None,
+) -> AxisCatchmentResult:
+    """GFA within walking distance of the pedestrian axis, and whether the axis is continuous.
+
+    The axis is reached at points every ``sample_m`` along it. ``attached`` (from
+    :func:`attach_layers` with these buildings as ``origins`` and this ``axis``, same
+    ``axis_sample_m``) is made here when not given.
+
+    Returns
+    -------
+    AxisCatchmentResult
+        Buildings with ``axis_dist_m``; a table of the share of buildings and GFA within
+        each distance; the gaps of the axis; whether it is continuous, in how many pieces.
+    """
+    th, _ = thresholds_m(distances_m=distances_m)
+    att = attached if attached is not None else attach(network, {ORIGINS: buildings, AXIS: _axis_points(axis, sample_m)},
+                                                       max_snap_m=max_snap_m)
+    o_node = _nodes_of(att, network, ORIGINS, buildings, "axis_catchment")
+    a_node = _nodes_of(att, network, AXIS, None, "axis_catchment")
+    radius = float(max(NEAREST_MAX_M, th.max()))
+    out = buildings.copy()
+    out["axis_dist_m"] = _nearest_at(_node_nearest(att, a_node, np.zeros(len(a_node), np.int64), 1, radius), o_node)[0]
+    gfa = pd.to_numeric(out["gfa_m2"], errors="coerce").fillna(0).astype("float64") if "gfa_m2" in out else pd.Series(0.0, index=out.index)
+    rows = []
+    for d in distances_m:
+        ok = (out["axis_dist_m"] <= d).fillna(False).to_numpy(dtype=bool)
+        rows.append({"distance_m": d, "buildings": int(ok.sum()), "buildings_pct": 100 * ok.mean() if len(ok) else np.nan,
+                     "gfa_m2": float(gfa[ok].sum()), "gfa_pct": 100 * gfa[ok].sum() / gfa.sum() if gfa.sum() > 0 else np.nan})
+    summary = pd.DataFrame(rows).set_index("distance_m")
+    gaps, pieces = _axis_gaps(axis, snap_m)
     gap_frame = gpd.GeoDataFrame(gaps, geometry="geometry", crs=axis.crs) if gaps else gpd.GeoDataFrame(
         {"from_piece": [], "to_piece": [], "gap_m": []}, geometry=[], crs=axis.crs)
-    summary.attrs["continuous"] = own.report.components == 1
-    summary.attrs["pieces"] = own.report.components
-    return out, summary, gap_frame
+    return AxisCatchmentResult(buildings=out, summary=summary, gaps=gap_frame, continuous=pieces == 1, pieces=pieces)
 
 
 def _spanning(gaps: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
@@ -500,12 +935,16 @@ def isochrones(
     buffer_m: float = 25.0,
     buildings: gpd.GeoDataFrame | None = None,
     max_snap_m: float = 100.0,
+    attached: Attached | None = None,
 ) -> gpd.GeoDataFrame:
     """Walking-time polygons from one or more points (all points together).
 
     Each polygon is the reachable network (edges walked in full, the last edge cut at
     the remaining distance) buffered by ``buffer_m``. With ``buildings``, the buildings
     whose own network distance is within the time are counted with their GFA.
+    ``attached`` (from :func:`attach_layers` with these points as
+    ``isochrone_origins`` and the buildings as ``origins``) is made here when not
+    given; connectors of its other points are not part of the polygons.
 
     Returns
     -------
@@ -514,31 +953,36 @@ def isochrones(
         ``reachable_length_m`` and, with buildings, ``buildings`` and ``gfa_m2``.
     """
     th, _ = thresholds_m(minutes=minutes, speed_m_s=speed_m_s)
-    pts = origins if isinstance(origins, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=origins)
-    groups: dict[str, gpd.GeoDataFrame] = {"origins": pts}
-    if buildings is not None:
-        groups["buildings"] = buildings
-    att = attach(network, groups, max_snap_m=max_snap_m)
-    seeds = att.item_node["origins"]
-    if (seeds < 0).all():
-        raise RenewgeoError(f"isochrones: no origin lies within {max_snap_m:g} m of the network")
-    seeds = seeds[seeds >= 0]
+    if attached is None:
+        attached = attach_layers(network, buildings, isochrone_origins=origins, max_snap_m=max_snap_m)
+    att = attached
+    start = _nodes_of(att, network, ISOCHRONE_ORIGINS, origins, "isochrones")
+    bn = _nodes_of(att, network, ORIGINS, buildings, "isochrones") if buildings is not None else np.zeros(0, np.int64)
+    if (start < 0).all():
+        raise RenewgeoError(f"isochrones: no origin lies within {att.max_snap_m:g} m of the network")
+    seeds = start[start >= 0]
     dist = K.bounded_single(att.indptr, att.indices, att.weights, seeds.astype(np.int64), np.zeros(len(seeds)), float(th.max()))
+    # the walk uses the network and the connectors of its own points only
+    own = np.zeros(len(att.indptr) - 1, dtype=bool)
+    own[np.concatenate([seeds, bn[bn >= 0]])] = True
+    walked = (att.edge_base >= 0) | own[att.edge_u] | own[att.edge_v]
     base_geoms = network.edges.geometry.values
+    gfa = None
+    if buildings is not None:
+        gfa = (pd.to_numeric(buildings["gfa_m2"], errors="coerce").fillna(0) if "gfa_m2" in buildings
+               else pd.Series(0.0, index=buildings.index)).to_numpy()
     rows = []
     chord = np.r_[network.edges["kind"].to_numpy() == "chord", False]  # index -1 (connectors): not a chord
     for m, d_max in zip(minutes, th, strict=True):
-        pieces, piece_edge = _reachable(att, dist, d_max, base_geoms)
+        pieces, piece_edge = _reachable(att, dist, d_max, base_geoms, walked)
         network_piece = (piece_edge >= 0) & ~chord[piece_edge]  # not connectors, not plaza chords
         length = float(shapely.length(pieces)[network_piece].sum()) if len(pieces) else 0.0
         reach = shapely.union_all(shapely.buffer(pieces, buffer_m)) if len(pieces) else shapely.Polygon()
         row: dict[str, Any] = {"minutes": float(m), "distance_m": float(d_max), "reachable_length_m": length, "geometry": reach}
-        if buildings is not None:
-            bn = att.item_node["buildings"]
+        if gfa is not None:
             ok = (bn >= 0) & (dist[np.maximum(bn, 0)] <= d_max)
             row["buildings"] = int(ok.sum())
-            gfa = pd.to_numeric(buildings["gfa_m2"], errors="coerce").fillna(0) if "gfa_m2" in buildings else pd.Series(0.0, index=buildings.index)
-            row["gfa_m2"] = float(gfa.to_numpy()[ok].sum())
+            row["gfa_m2"] = float(gfa[ok].sum())
         rows.append(row)
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=network.crs)
     out["area_m2"] = true_area_m2(out, layer="isochrones").to_numpy()
@@ -546,12 +990,13 @@ def isochrones(
     return out
 
 
-def _reachable(att: Attached, dist: np.ndarray, d_max: float, base_geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The parts of every augmented edge within ``d_max``, and the base edge of each (-1: connector)."""
+def _reachable(att: Attached, dist: np.ndarray, d_max: float, base_geoms: np.ndarray,
+               walked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The parts of every walked augmented edge within ``d_max``, and the base edge of each (-1: connector)."""
     du, dv, w = dist[att.edge_u], dist[att.edge_v], att.edge_w
-    full = (du + w <= d_max) | (dv + w <= d_max)
-    from_u = ~full & (du < d_max)
-    from_v = ~full & (dv < d_max)
+    full = walked & ((du + w <= d_max) | (dv + w <= d_max))
+    from_u = walked & ~full & (du < d_max)
+    from_v = walked & ~full & (dv < d_max)
     pieces: list[Any] = []
     owner: list[int] = []
     for mask, kind in ((full, "full"), (from_u, "u"), (from_v, "v")):
@@ -577,119 +1022,214 @@ def _reachable(att: Attached, dist: np.ndarray, d_max: float, base_geoms: np.nda
     return np.asarray(pieces, dtype=object), np.asarray(owner, dtype=np.int64)
 
 
-
 # ------------------------------------------------------------------------ the analysis
-DAILY_CATEGORIES = ("convenience_store", "supermarket", "market", "pharmacy", "clinic", "cafe", "restaurant", "bus_stop")
+def _axis_midpoint(axis: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """The middle of the axis's longest merged line."""
+    merged = shapely.line_merge(shapely.union_all(axis.geometry.values))
+    line = max(shapely.get_parts(merged), key=lambda g: g.length)
+    return gpd.GeoSeries([line.interpolate(0.5, normalized=True)], crs=axis.crs)
 
 
-@dataclass
-class WalkResult:
-    """What :func:`analyse` produced."""
-
-    network: Network
-    buildings: gpd.GeoDataFrame
-    nodes: gpd.GeoDataFrame
-    isochrones: gpd.GeoDataFrame
-    axis_gaps: gpd.GeoDataFrame
-    tables: dict[str, pd.DataFrame]
-
-
-def analyse(project: Project, *, buildings: gpd.GeoDataFrame | None = None) -> WalkResult:
-    """Every walkability measure of a project, as ``renewgeo walk`` and ``run`` write them.
-
-    Thresholds (``[thresholds]`` in project.toml): ``walk_speed_m_s`` (1.0),
-    ``walk_distances_m`` ([300, 500, 800, 1000]), ``max_snap_m`` (100),
-    ``daily_categories`` (see :data:`DAILY_CATEGORIES`), ``green_m`` (300), ``park_m``
-    (500), ``axis_distances_m`` ([300, 500]), ``isochrone_minutes`` ([5, 10, 15]).
-    Life-circle requirements come from ``[[life_circles]]`` or the GB 50180-2018 default.
-    """
-    th = project.thresholds
-    speed = float(th.get("walk_speed_m_s", 1.0))
-    dists = [float(d) for d in th.get("walk_distances_m", DEFAULT_DISTANCES_M)]
-    snap = float(th.get("max_snap_m", 100.0))
-    if not project.has("buildings"):
-        raise SchemaError(f"project {project.name!r} has no buildings layer: walkability measures buildings' access")
-    if not project.has("amenities"):
-        raise SchemaError(f"project {project.name!r} has no amenities layer: there is nothing to walk to")
-    b = buildings if buildings is not None else project.layer("buildings")
-    amen = project.layer("amenities")
-    net = network_from_project(project)
-    acc = accessibility(net, b, amen, distances_m=dists, max_snap_m=snap, nodes=True)
-    daily = [c for c in th.get("daily_categories", DAILY_CATEGORIES) if c in acc.attrs["categories"]]
-    keep = [c for c in acc.columns if c.endswith("_nearest_m")] + [c for c in acc.columns if "_count_" in c]
-    new: dict[str, Any] = {f"walk_{c}": acc[c].to_numpy() for c in keep}
-    new["daily_dist_m"] = acc[[f"{c}_nearest_m" for c in daily]].min(axis=1, skipna=True).to_numpy() if daily else np.nan
-    new["walk_snap_m"] = acc["snap_m"].to_numpy()
-    new["walk_note"] = acc["note"].to_numpy()
-    lc = life_circles(net, b, amen, circles=project.life_circles, max_snap_m=snap)
-    new.update({c: lc[c].to_numpy() for c in lc.columns if c.startswith("lc_")})
-    out = gpd.GeoDataFrame(pd.concat([b, pd.DataFrame(new, index=b.index)], axis=1), geometry=b.geometry.name, crs=b.crs)
-
-    tables: dict[str, pd.DataFrame] = {"life_circles": lc.attrs["summary"]}
-    if project.has("outdoor_spaces"):
-        g = green_access(net, b, project.layer("outdoor_spaces"), green_m=float(th.get("green_m", 300.0)),
-                         park_m=float(th.get("park_m", 500.0)), max_snap_m=snap)
-        for c in ("green_dist_m", "green_ok", "park_dist_m", "park_ok"):
-            out[c] = g[c].to_numpy()
-        tables["green_access"] = pd.DataFrame({
-            "buildings": [len(g)], "green_ok_pct": [100 * g["green_ok"].mean()], "park_ok_pct": [100 * g["park_ok"].mean()],
-        })
-    gaps = gpd.GeoDataFrame({"from_piece": [], "to_piece": [], "gap_m": []}, geometry=[], crs=project.crs)
-    iso = gpd.GeoDataFrame({"minutes": []}, geometry=[], crs=project.crs)
-    if project.has("pedestrian_axis"):
-        axis = project.layer("pedestrian_axis")
-        ab, summ, gaps = axis_catchment(net, b, axis, distances_m=[float(d) for d in th.get("axis_distances_m", (300, 500))], max_snap_m=snap)
-        out["axis_dist_m"] = ab["axis_dist_m"].to_numpy()
-        tables["axis_catchment"] = summ.assign(continuous=summ.attrs["continuous"], pieces=summ.attrs["pieces"])
-        merged = shapely.line_merge(shapely.union_all(axis.geometry.values))
-        line = max(shapely.get_parts(merged), key=lambda g: g.length)
-        mid = gpd.GeoSeries([line.interpolate(0.5, normalized=True)], crs=project.crs)
-        iso = isochrones(net, mid, minutes=[float(m) for m in th.get("isochrone_minutes", (5, 10, 15))], speed_m_s=speed,
-                         buildings=b, max_snap_m=snap)
-        iso.insert(0, "origin", "axis midpoint")
-    nodes = net.nodes.copy()
-    node_acc = acc.attrs["nodes"]
-    nodes["daily_dist_m"] = node_acc[[f"{c}_nearest_m" for c in daily]].min(axis=1, skipna=True).to_numpy() if daily else np.nan
-    for c in node_acc.columns:
-        if c.endswith("_nearest_m"):
-            nodes[f"walk_{c}"] = node_acc[c].to_numpy()
-    cats = acc.attrs["categories"]
+def _by_category(acc: AccessibilityResult, amen: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Per category: amenities, and the buildings' median nearest distance and share within each threshold."""
     rows = []
-    for c in cats:
-        d = acc[f"{c}_nearest_m"]
+    for c in acc.categories:
+        d = acc.table[f"{c}_nearest_m"]
         rows.append({"category": c, "amenities": int((amen["category"] == c).sum()), "buildings": len(d),
                      "median_nearest_m": float(d.median()) if d.notna().any() else np.nan,
-                     **{f"within_{t}_pct": 100 * float((d <= th_m).mean()) for t, th_m in zip(acc.attrs["suffixes"], acc.attrs["thresholds_m"], strict=True)}})
-    tables["walk_by_category"] = pd.DataFrame(rows).set_index("category")
+                     **{f"within_{t}_pct": 100 * float((d <= th_m).mean()) for t, th_m in zip(acc.suffixes, acc.thresholds_m, strict=True)}})
+    return pd.DataFrame(rows).set_index("category")
+
+
+def _network_table(net: Network, acc: AccessibilityResult) -> pd.DataFrame:
     r = net.report
-    tables["network"] = pd.DataFrame([{
+    return pd.DataFrame([{
         "nodes": r.nodes, "edges": r.edges, "length_m": r.length_m, "components": r.components,
         "largest_component_share_pct": 100 * r.largest_component_share, "tiny_components": r.tiny_components,
         "dangling_ends": r.dangling_ends, "endpoints_snapped": r.endpoints_snapped,
         "endpoints_moved_onto_lines": r.endpoints_moved_onto_lines, "zero_length_dropped": len(r.zero_length_dropped),
         "crossable_polygons": r.polygons_crossable, "chords": r.chords_added,
-        "unattached_amenities": ", ".join(acc.attrs["unattached_amenities"]),
+        "unattached_amenities": ", ".join(acc.unattached_amenities),
     }])
-    return WalkResult(network=net, buildings=out, nodes=nodes, isochrones=iso, axis_gaps=gaps, tables=tables)
 
 
-def node_accessibility(
-    network: Network,
-    amenities: gpd.GeoDataFrame,
-    *,
-    categories: Sequence[str] | None = None,
-    distances_m: Sequence[float] | None = None,
-    minutes: Sequence[float] | None = None,
-    speed_m_s: float = 1.0,
-    max_snap_m: float = 100.0,
-    nearest_max_m: float = 5000.0,
-    category_column: str = "category",
-) -> pd.DataFrame:
-    """The measures of :func:`accessibility` at every node of the network (indexed by node id)."""
-    empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=network.crs))
-    r = accessibility(network, empty, amenities, categories=categories, distances_m=distances_m, minutes=minutes,
-                      speed_m_s=speed_m_s, max_snap_m=max_snap_m, nearest_max_m=nearest_max_m,
-                      category_column=category_column, nodes=True)
-    out: pd.DataFrame = r.attrs["nodes"]
-    out.attrs.update({k: v for k, v in r.attrs.items() if k != "nodes"})
-    return out
+def _node_table(net: Network, acc: AccessibilityResult, daily: list[str]) -> gpd.GeoDataFrame:
+    """The network's nodes with ``daily_dist_m`` and ``walk_{c}_nearest_m``."""
+    nodes = net.nodes.copy()
+    node_acc = acc.nodes if acc.nodes is not None else pd.DataFrame(index=nodes.index)
+    nodes["daily_dist_m"] = node_acc[[f"{c}_nearest_m" for c in daily]].min(axis=1, skipna=True).to_numpy() if daily else np.nan
+    for c in node_acc.columns:
+        if c.endswith("_nearest_m"):
+            nodes[f"walk_{c}"] = node_acc[c].to_numpy()
+    return nodes
+
+
+def _isochrone_origins(ctx: Context, s: WalkSettings) -> tuple[gpd.GeoSeries | None, str]:
+    """Where isochrones start (``[walk] isochrone_origins``) and how to say so."""
+    o = s.isochrone_origins
+    if o == "none":
+        return None, ""
+    if o == "axis_midpoint":
+        if not ctx.has("pedestrian_axis"):
+            return None, ('no isochrones: the project has no pedestrian axis to start from; set [walk] isochrone_origins '
+                          'to a layer name (e.g. "amenities") or "none"')
+        return _axis_midpoint(ctx.layer("pedestrian_axis")), "axis midpoint"
+    g = ctx.project.layers[o]
+    geoms = g.geometry[~(g.geometry.isna() | g.geometry.is_empty)]
+    pts = gpd.GeoSeries(shapely.point_on_surface(geoms.values), crs=g.crs)
+    return pts, f"layer {o} ({len(pts)} points)"
+
+
+def _building_columns(acc: AccessibilityResult, daily: list[str]) -> dict[str, Any]:
+    t = acc.table
+    keep = [c for c in t.columns if c.endswith("_nearest_m")] + [c for c in t.columns if "_count_" in c]
+    new: dict[str, Any] = {f"walk_{c}": t[c].to_numpy() for c in keep}
+    new["daily_dist_m"] = t[[f"{c}_nearest_m" for c in daily]].min(axis=1, skipna=True).to_numpy() if daily else np.nan
+    new["walk_snap_m"] = t["snap_m"].to_numpy()
+    new["walk_note"] = t["note"].to_numpy()
+    return new
+
+
+def _green(res: Result, new: dict[str, Any], net: Network, b: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, s: WalkSettings,
+           att: Attached) -> None:
+    g = green_access(net, b, spaces, green_m=s.green_m, park_m=s.park_m, park_min_area_m2=s.park_min_area_m2, attached=att)
+    for c in ("green_dist_m", "green_ok", "park_dist_m", "park_ok"):
+        new[c] = g[c].to_numpy()
+    res.tables["green_access"] = pd.DataFrame({
+        "buildings": [len(g)], "green_ok_pct": [100 * g["green_ok"].mean()], "park_ok_pct": [100 * g["park_ok"].mean()],
+    })
+
+
+def _axis(res: Result, new: dict[str, Any], net: Network, b: gpd.GeoDataFrame, axis: gpd.GeoDataFrame, s: WalkSettings,
+          att: Attached) -> None:
+    ax = axis_catchment(net, b, axis, distances_m=s.axis_distances_m, attached=att)
+    new["axis_dist_m"] = ax.buildings["axis_dist_m"].to_numpy()
+    res.tables["axis_catchment"] = ax.summary.assign(continuous=ax.continuous, pieces=ax.pieces)
+    if len(ax.gaps):
+        res.layers["axis_gaps"] = ax.gaps
+        res.notes.append(f"the pedestrian axis is in {ax.pieces} pieces: {len(ax.gaps)} gap(s), "
+                         f"{ax.gaps['gap_m'].sum():,.0f} m in all (layer axis_gaps)")
+
+
+def _isochrone_layer(res: Result, net: Network, b: gpd.GeoDataFrame, origins: gpd.GeoSeries | None, label: str, s: WalkSettings,
+                     att: Attached) -> None:
+    if origins is None:
+        if label:
+            res.notes.append(label)
+        return
+    iso = isochrones(net, origins, minutes=s.isochrone_minutes, speed_m_s=s.speed_m_s, buildings=b, attached=att)
+    iso.insert(0, "origin", label)
+    res.layers["isochrones"] = iso
+
+
+def compute(ctx: Context) -> Result:
+    """The walking analysis: every measure of a project on one attachment of everything to the network.
+
+    Buildings get ``walk_<category>_nearest_m`` and ``walk_<category>_count_<d>m``,
+    ``daily_dist_m`` (nearest of ``[walk] daily_categories``), ``walk_snap_m``,
+    ``walk_note``, the life circles ``lc_<circle>_pass`` / ``_missing``, green and park
+    access, ``axis_dist_m``. Layers ``network_nodes`` (with ``daily_dist_m``),
+    ``network_edges``, ``isochrones`` and ``axis_gaps``; tables ``life_circles``,
+    ``green_access``, ``axis_catchment``, ``walk_by_category``, ``network``; the grid
+    ``daily_distance_m``. Settings: ``[walk]``; life-circle requirements from
+    ``[[life_circles]]`` or the GB 50180-2018 default.
+
+    Examples
+    --------
+    >>> import renewgeo as rg
+    >>> r = rg.run_analyses(rg.load_project(rg.datasets.get_path("chuangchuangyi")), ["walk"])
+    >>> int(r.tables["life_circles"].loc["15min", "buildings"]), bool(r.layer("buildings")["daily_dist_m"].notna().all())
+    (26, True)
+    """
+    s = ctx.section(WalkSettings)
+    b = ctx.layer("buildings")
+    amen = ctx.layer("amenities")
+    spaces = ctx.layer("outdoor_spaces") if ctx.has("outdoor_spaces") else None
+    axis = ctx.layer("pedestrian_axis") if ctx.has("pedestrian_axis") else None
+    origins, label = _isochrone_origins(ctx, s)
+    net = network_from_project(ctx.project, snap_m=s.network_snap_m)
+    att = attach_layers(net, b, amenities=amen, outdoor_spaces=spaces, axis=axis, isochrone_origins=origins, max_snap_m=s.max_snap_m,
+                        park_min_area_m2=s.park_min_area_m2)
+    acc = accessibility(net, b, amen, distances_m=s.distances_m, nearest_max_m=s.nearest_max_m, nodes=True, attached=att)
+    daily = [c for c in s.daily_categories if c in acc.categories]
+    new = _building_columns(acc, daily)
+    lc = life_circles(net, b, amen, circles=ctx.project.life_circles, speed_m_s=s.speed_m_s, attached=att, access=acc)
+    new.update({c: lc.buildings[c].to_numpy() for c in lc.buildings.columns if c.startswith("lc_")})
+    nodes = _node_table(net, acc, daily)
+    res = Result(layers={"network_nodes": nodes, "network_edges": net.edges}, tables={"life_circles": lc.summary})
+    if spaces is not None:
+        _green(res, new, net, b, spaces, s, att)
+    if axis is not None:
+        _axis(res, new, net, b, axis, s, att)
+    _isochrone_layer(res, net, b, origins, label, s, att)
+    res.tables["walk_by_category"] = _by_category(acc, amen)
+    res.tables["network"] = _network_table(net, acc)
+    res.columns["buildings"] = pd.DataFrame(new, index=b.index)
+    if len(nodes) and nodes["daily_dist_m"].notna().any():
+        res.grids["daily_distance_m"] = raster.nearest_surface(nodes, "daily_dist_m", resolution_m=s.distance_surface_m)
+    _walk_notes(res, acc, new, len(b), s)
+    return res
+
+
+def _walk_notes(res: Result, acc: AccessibilityResult, new: Mapping[str, Any], n: int, s: WalkSettings) -> None:
+    unattached = int(np.isnan(np.asarray(new["walk_snap_m"], dtype=float)).sum())
+    if unattached:
+        res.notes.append(f"{unattached} of {n} buildings are farther than {s.max_snap_m:g} m from every path: no walking results "
+                         "(see walk_note)")
+    if acc.unattached_amenities:
+        res.notes.append(f"{len(acc.unattached_amenities)} amenities are farther than {s.max_snap_m:g} m from every path and were "
+                         f"left out: {', '.join(acc.unattached_amenities[:10])}")
+    if not [c for c in s.daily_categories if c in acc.categories]:
+        res.notes.append("no amenity is in [walk] daily_categories: daily_dist_m is empty")
+
+
+def _applies(project: Project) -> str | None:
+    missing = [k for k in ("buildings", "amenities") if not project.has(k)]
+    if not any(project.has(k) for k in NETWORK_KINDS):
+        missing.append("a line layer to walk on (paths, pedestrian_axis, landscape_corridor or trails)")
+    return f"the project has no {' and no '.join(missing)}" if missing else None
+
+
+def _report(result: Result) -> str:
+    with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 1):
+        parts = [f"network: {result.tables['network'].iloc[0].to_dict()}", str(result.tables["life_circles"])]
+        if "axis_catchment" in result.tables:
+            parts.append(str(result.tables["axis_catchment"]))
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------ registration
+add_field_labels({
+    "daily_dist_m": ("到最近日常服务 (m)", "to nearest daily service (m)"),
+    "lc_5min_missing": ("5分钟生活圈缺少", "5-min circle lacks"),
+    "lc_10min_missing": ("10分钟生活圈缺少", "10-min circle lacks"),
+    "lc_15min_missing": ("15分钟生活圈缺少", "15-min circle lacks"),
+    "gap_m": ("断开距离 (m)", "gap (m)"),
+    "minutes": ("步行时间 (分钟)", "walk (min)"),
+    "buildings": ("建筑数", "buildings"),
+    "origin": ("起点", "from"),
+})
+
+register(Analysis(
+    name="walk", help="walking access to services, life circles, green access, the axis, isochrones", compute=compute,
+    settings=WalkSettings, requires=("area",), applies=_applies, workbook="walk", report=_report,
+    columns={"buildings": ("walk_*", "daily_dist_m", "lc_*", "green_dist_m", "green_ok", "park_dist_m", "park_ok", "axis_dist_m")},
+    layers={
+        "network_nodes": Presentation(("步行网络节点：到日常服务的距离", "Network nodes: walk to daily services"),
+                                      distance_style("point", "daily_dist_m", size=2.0, width=0.5),
+                                      tooltip=(), show=False, order=44),
+        "network_edges": Presentation(("步行网络", "Walking network"), Style("line", colour="#9e9e9e", width=1.0), tooltip=(),
+                                      show=False, order=39),
+        "isochrones": Presentation(("步行等时圈", "Walking isochrones"),
+                                   Style("polygon", column="minutes", categories={"5": "#54278f", "10": "#807dba", "15": "#bcbddc"},
+                                         palette=("#6a51a3", "#9e9ac8", "#dadaeb"), outline=None, width=2.0, fill_opacity=0.12,
+                                         unit="min"),
+                                   tooltip=("origin", "minutes", "area_ha", "buildings", "gfa_m2"), show=False, order=20),
+        "axis_gaps": Presentation(("步行轴断点", "Gaps in the axis"), Style("line", colour="#e31a1c", width=5.0, dash="4 6"),
+                                  tooltip=("gap_m",), order=45),
+    },
+    views={"walk_distance": View("buildings", Presentation(
+        ("到日常服务的步行距离", "Walk to daily services"),
+        distance_style("polygon", "daily_dist_m", width=0.6, fill_opacity=0.9),
+        tooltip=("id", "name", "daily_dist_m", "lc_5min_missing", "lc_15min_missing"), order=61))},
+))

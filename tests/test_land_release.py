@@ -136,7 +136,8 @@ def test_screen_inefficient_land():
 
 def test_shibei_sample_releases_over_400_mu():
     p = rg.load_project(rg.datasets.get_path("shibei_relocation"))
-    net, applied, tables = lr.analyse(p)
+    run = rg.run_analyses(p, ["release"])
+    net, applied, tables = run.layers["net_release"], run.layers["constraints_applied"], run.tables
     assert 40 <= len(net) <= 80
     gross_mu = net["gross_area_m2"].sum() / MU
     assert 550 <= gross_mu <= 700

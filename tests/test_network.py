@@ -8,7 +8,7 @@ import pytest
 import shapely
 
 import renewgeo as rg
-from renewgeo.network import attach, build_network
+from renewgeo.network import attach, build_network, network_from_arrays
 
 CRS = 32651
 
@@ -80,8 +80,22 @@ def test_attach_inserts_points_on_edges():
     net = build_network(lines([(0, 0), (100, 0)]))
     pts = gpd.GeoSeries([shapely.Point(30, 10), shapely.Point(30, -5), shapely.Point(0, 0), shapely.Point(50, 500)], crs=CRS)
     att = attach(net, {"p": pts}, max_snap_m=100)
+    assert att.max_snap_m == 100
     nodes = att.item_node["p"]
     assert nodes[3] == -1 and np.isnan(att.connector_m["p"][3])
     assert att.connector_m["p"][:3].tolist() == pytest.approx([10.0, 5.0, 0.0])
     # the two points at x=30 share one on-edge node: edges 0-30, 30-100 and three connectors
     assert sorted(np.round(att.edge_w, 6).tolist()) == [0.0, 5.0, 10.0, 30.0, 70.0]
+
+
+def test_network_from_arrays_without_repair():
+    # a 100 m square and, apart, one 50 m edge
+    xy = np.array([(0, 0), (100, 0), (100, 100), (0, 100), (500, 0), (550, 0)], dtype=float)
+    net = network_from_arrays(xy, np.array([0, 1, 2, 3, 4]), np.array([1, 2, 3, 0, 5]), crs=CRS)
+    r = net.report
+    assert (r.nodes, r.edges, r.components, r.tiny_components, r.dangling_ends) == (6, 5, 2, 1, 2)
+    assert r.length_m == pytest.approx(450.0) and r.largest_component_share == pytest.approx(400 / 450)
+    assert net.nodes["degree"].tolist() == [2, 2, 2, 2, 1, 1]
+    assert set(net.edges["kind"]) == {"line"} and set(net.edges["level"]) == {0}
+    with pytest.raises(rg.CRSError, match="degrees"):
+        network_from_arrays(xy, np.array([0]), np.array([1]), crs=4326)

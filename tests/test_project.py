@@ -229,8 +229,8 @@ unit = "mu"
     assert "target 'gfa': uses column 'use_afer'" in text and "did you mean 'use_after'" in text
     assert "target 'gfa': uses column 'gfa'" in text and "did you mean 'gfa_m2'" in text
     assert "target 'parks': names layer 'parks'" in text
-    assert "unit 'pcs' is not known" in text
-    assert "value 'ten' is not a number" in text
+    assert "unit must be one of" in text and "got 'pcs' (did you mean 'places'?)" in text
+    assert "value must be a number, got the text 'ten'" in text
     assert all(p.layer == "targets" for p in report.errors)
     assert len(report.errors) == 5
 

@@ -17,6 +17,8 @@ import shapely
 import renewgeo as rg
 from renewgeo import qgis
 from renewgeo.pipeline import run_project
+from renewgeo.styles import KIND_PRESENTATIONS, STATUS_COLOURS, Presentation, Style
+from tests.test_webmap import walk_run
 
 CHECK = Path(__file__).with_name("qgis_check.py")
 SYSTEM_PY = "/usr/bin/python3"
@@ -36,12 +38,27 @@ def pyqgis():
         _missing("Debian python3-qgis is not installed (make test installs qgis python3-qgis)")
 
 
-def open_in_qgis(gpkg: Path, png: Path, points=()) -> dict:
+def open_in_qgis(gpkg: Path, png: Path, points=(), *, order=(), probe: str | None = None) -> dict:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(png.parent)}
-    r = subprocess.run([SYSTEM_PY, str(CHECK), str(gpkg), str(png), *[f"{x},{y}" for x, y in points]],
+    extra = [f"--order={','.join(order)}"] + ([f"--probe={probe}"] if probe else [])
+    r = subprocess.run([SYSTEM_PY, str(CHECK), str(gpkg), str(png), *extra, *[f"{x},{y}" for x, y in points]],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def top_first(presentations) -> list[str]:
+    """Layer names as the map stacks them, top first (QGIS's layer order)."""
+    return sorted(presentations, key=lambda n: -presentations[n][0][1].order)
+
+
+def over_white(colour: str, alpha: float) -> tuple[int, ...]:
+    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return tuple(round(alpha * c + (1 - alpha) * 255) for c in rgb)
+
+
+def rgb(colour: str) -> tuple[int, ...]:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +70,13 @@ def park(tmp_path_factory, sample_path):
 
 
 def test_every_layer_valid_and_styled_in_qgis(pyqgis, park, tmp_path):
-    project, _result, gpkg = park
+    project, result, gpkg = park
     b = project["buildings"]
     # points inside buildings (12 m north of the centre: clear of amenity symbols and labels)
     probes = [(r.geometry.centroid.x, r.geometry.centroid.y + 12) for r in b.itertuples()]
 
-    info = open_in_qgis(gpkg, tmp_path / "qgis.png", probes)
+    pres = result.presentations()
+    info = open_in_qgis(gpkg, tmp_path / "qgis.png", probes, order=top_first(pres), probe="buildings")
     written = {n: pyogrio.read_info(gpkg, layer=n) for n in pyogrio.list_layers(gpkg)[:, 0] if n != "layer_styles"}
     assert set(info["layers"]) == set(written)
     for name, meta in written.items():
@@ -68,29 +86,70 @@ def test_every_layer_valid_and_styled_in_qgis(pyqgis, park, tmp_path):
         assert lyr["features"] == meta["features"], name
         assert [f for f, _ in lyr["fields"] if f != "fid"] == list(meta["fields"]), name
         assert lyr["style_loaded"], (name, lyr["style_message"])
+        assert [s["name"] for s in lyr["styles"]] == [s for s, _ in pres[name]], name
     bl = info["layers"]["buildings"]
-    assert bl["renderer"] == "categorizedSymbol" and bl["attr"] == "status"
-    assert dict(bl["categories"]) == {s: qgis.STATUS_COLOURS[s] for s in ("operating", "renovated", "under_renovation")}
-    nodes = info["layers"]["network_nodes"]
-    assert nodes["renderer"] == "graduatedSymbol" and nodes["attr"] == "daily_dist_m"
-    assert [r[:2] for r in nodes["ranges"]][:2] == [[0.0, 300.0], [300.0, 500.0]]
+    assert bl["renderer"] == "categorizedSymbol" and bl["attr"] == "status" and bl["labels"]
+    assert {v: c for v, c, _ in bl["categories"]} == {s: STATUS_COLOURS[s] for s in ("operating", "renovated", "under_renovation")}
+    assert [lbl for _, _, lbl in bl["categories"]] == ["在营 operating", "已改造 renovated", "改造中 under renovation"]
     assert info["layers"]["pedestrian_axis"]["colour"] == "#d7301f"
     assert info["layers"]["landscape_corridor"]["colour"] == "#1a9850"
-    assert info["layers"]["amenities"]["renderer"] == "categorizedSymbol"
-    # QGIS's own renderer paints each building in its status colour
-    expected = [qgis.STATUS_COLOURS[s] for s in b["status"]]
-    assert info["pixels"] == expected
+    assert info["layers"]["landscape_corridor"]["symbol"]["use_custom_dash"] == "1"
+    assert info["layers"]["zones"]["symbol"]["style"] == "no" and info["layers"]["zones"]["labels"]  # outlines, labelled
+    amen = info["layers"]["amenities"]
+    assert amen["renderer"] == "categorizedSymbol" and len(amen["categories"]) == project["amenities"]["category"].nunique()
+    # QGIS's own renderer paints each building in its status colour (at the presentation's fill opacity, on white)
+    alpha = KIND_PRESENTATIONS["buildings"].style.fill_opacity
+    expected = [over_white(STATUS_COLOURS[s], alpha) for s in b["status"]]
+    assert all(max(abs(a - e) for a, e in zip(rgb(px), want, strict=True)) <= 2
+               for px, want in zip(info["pixels"], expected, strict=True)), (info["pixels"], expected)
     assert (tmp_path / "qgis.png").stat().st_size > 20_000
 
 
 def test_release_layers_styled_in_qgis(pyqgis, tmp_path):
     p = rg.load_project(rg.datasets.get_path("shibei_relocation"))
     result = run_project(p, tmp_path / "out", progress=False)
-    info = open_in_qgis(result.files["results"], tmp_path / "shibei.png")
+    info = open_in_qgis(result.files["results"], tmp_path / "shibei.png", order=top_first(result.presentations()))
     net = info["layers"]["net_release"]
     assert net["valid"] and net["style_loaded"] and net["renderer"] == "categorizedSymbol"
     assert [c[0] for c in net["categories"]] == ["2024", "2025", "2026"]
-    assert info["layers"]["constraints_applied"]["renderer"] == "categorizedSymbol"
+    applied = info["layers"]["constraints_applied"]
+    assert applied["renderer"] == "categorizedSymbol" and applied["attr"] == "constraint_type"
+    assert {c[0]: c[2] for c in applied["categories"]}["road"] == "道路红线 road red lines"
+    # land release draws the parcels as outlines under the releasable land: in QGIS too
+    parcels = info["layers"]["parcels"]
+    assert parcels["renderer"] == "singleSymbol" and parcels["symbol"]["style"] == "no" and parcels["colour"] == "#252525"
+
+
+def test_walking_layers_and_alternative_styles_in_qgis(pyqgis, sample, tmp_path):
+    with walk_run(sample) as run:
+        path = qgis.write_gpkg(run.output_layers(), tmp_path / "walk.gpkg", kinds=run.kinds(), presentations=run.presentations())
+        order = top_first(run.presentations())
+    info = open_in_qgis(path, tmp_path / "walk.png", order=order)
+    nodes = info["layers"]["network_nodes"]
+    assert nodes["renderer"] == "graduatedSymbol" and nodes["attr"] == "daily_dist_m"
+    assert [r[:2] for r in nodes["ranges"]][:2] == [[0.0, 300.0], [300.0, 500.0]]
+    assert nodes["ranges"][-1][1] >= 1e9 and [r[2] for r in nodes["ranges"]] == ["#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027"]
+    iso = info["layers"]["isochrones"]
+    assert iso["renderer"] == "categorizedSymbol" and [c[:2] for c in iso["categories"]] == [
+        ["5", "#54278f"], ["10", "#807dba"], ["15", "#bcbddc"]]
+    assert [c[2] for c in iso["categories"]] == ["5 min", "10 min", "15 min"]
+    gaps = info["layers"]["axis_gaps"]
+    assert gaps["colour"] == "#e31a1c" and gaps["symbol"]["use_custom_dash"] == "1"
+    assert info["layers"]["network_edges"]["colour"] == "#9e9e9e"
+    # the buildings: status by default, and the walking distance as an alternative style QGIS offers by name
+    bl = info["layers"]["buildings"]
+    assert bl["renderer"] == "categorizedSymbol" and bl["attr"] == "status"
+    styles = {s["name"]: s for s in bl["styles"]}
+    assert list(styles) == ["buildings", "walk_distance"] and all(s["loaded"] for s in styles.values())
+    walk = styles["walk_distance"]
+    assert walk["renderer"] == "graduatedSymbol" and walk["attr"] == "daily_dist_m" and walk["description"].endswith("Walk to daily services")
+    assert "walk_distance" in bl["style_manager"]
+    con = sqlite3.connect(path)
+    try:
+        rows = con.execute("SELECT styleName, useAsDefault FROM layer_styles WHERE f_table_name = 'buildings' ORDER BY id").fetchall()
+    finally:
+        con.close()
+    assert rows == [("buildings", 1), ("walk_distance", 0)]
 
 
 def test_gpkg_is_1_3_with_styles_table(park):
@@ -103,19 +162,41 @@ def test_gpkg_is_1_3_with_styles_table(park):
         geom = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall())
     finally:
         con.close()
-    assert rows and all(t in tables and g == geom[t] and d == 1 for t, g, d in rows)
+    assert rows and all(t in tables and g == geom[t] for t, g, _ in rows)
+    defaults = pd.Series([t for t, _, d in rows if d == 1])
+    assert set(defaults) == tables and defaults.is_unique  # one default style per layer
+
+
+def test_style_qml_from_a_style():
+    g = gpd.GeoDataFrame({"kind": ["a", None], "who": ["x", "y"]}, geometry=[shapely.box(0, 0, 1, 1)] * 2, crs=4549)
+    cat = qgis.style_qml(Style("polygon", column="kind", categories={"a": "#ff0000"}, fill_opacity=0.5, label_column="who"), g)
+    assert 'attr="kind"' in cat and 'value="a"' in cat and 'value=""' in cat and 'label="未知 unknown"' in cat
+    assert 'value="255,0,0,128"' in cat and 'fieldName="who"' in cat and 'labelsEnabled="1"' in cat
+    # a column the layer lacks: one colour; fill opacity 0: an outline only
+    single = qgis.style_qml(Style("polygon", colour="#00ff00", column="nope", fill_opacity=0, dash="6 4"), g)
+    assert 'type="singleSymbol"' in single and 'name="style" value="no"' in single and 'value="dash"' in single
+    # names from the data are XML-escaped
+    odd = g.rename(columns={"kind": 'k"<&'})
+    assert 'attr="k&quot;&lt;&amp;"' in qgis.style_qml(Style("polygon", column='k"<&'), odd)
 
 
 def test_names_qgis_cannot_store_are_renamed_with_a_warning(tmp_path):
     g = gpd.GeoDataFrame({"fid": ["a"], "Name": ["x"], "name": ["y"], "when": pd.to_datetime(["2024-05-01 08:00"])},
                          geometry=[shapely.Point(500000, 4000000)], crs=32651)
+    pres = {"my layer": [("plain", Presentation(("点", "points"), Style("point", colour="#123456")))]}
     with pytest.warns(UserWarning, match=r"renamed for QGIS: layer 'my layer' -> 'my_layer'.*'fid' -> 'fid_value'.*'name' -> 'name_2'"):
-        path = qgis.write_gpkg({"my layer": g, "My_Layer": g}, tmp_path / "r.gpkg")
+        path = qgis.write_gpkg({"my layer": g, "My_Layer": g}, tmp_path / "r.gpkg", presentations=pres)
     names = list(pyogrio.list_layers(path)[:, 0])
     assert "my_layer" in names and "My_Layer_2" in names
     back = gpd.read_file(path, layer="my_layer")
     assert {"fid_value", "Name", "name_2"} <= set(back.columns)
     assert str(back["when"].dt.tz) == "UTC"
+    con = sqlite3.connect(path)
+    try:
+        styles = dict(con.execute("SELECT f_table_name, styleName FROM layer_styles").fetchall())
+    finally:
+        con.close()
+    assert styles == {"my_layer": "plain", "My_Layer_2": "My_Layer"}  # a layer no one presents: a plain style of its own
 
 
 def test_failed_write_leaves_old_file(tmp_path):

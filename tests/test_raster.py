@@ -256,11 +256,13 @@ file = "andorra.gpkg"
 layer = "constraints"
 [rasters.dem]
 file = "{dem}"
-[thresholds]
+[release]
 max_slope_pct = 40
+[raster]
+steep_slope_pct = 40
 """)
     p = rg.load_project(tmp_path)
-    assert p.crs.to_epsg() == 32631 and p.rasters["dem"]["role"] == "dem"
+    assert p.crs.to_epsg() == 32631 and p.rasters["dem"].role == "dem"
     result = run_project(p, tmp_path / "out", progress=False)
     net = result.layers["net_release"]
     assert net["removed_slope_m2"].sum() > 0  # steep land is not releasable
@@ -274,5 +276,14 @@ max_slope_pct = 40
     bad.mkdir()
     (bad / "project.toml").write_text((tmp_path / "project.toml").read_text().replace("[rasters.dem]", "[rasters.dem]\nrole = \"dme\"")
                                       .replace('file = "andorra.gpkg"', f'file = "{tmp_path / "andorra.gpkg"}"'))
-    with pytest.raises(rg.ValidationError, match="raster role 'dme'.*did you mean 'dem'"):
+    with pytest.raises(rg.ValidationError, match=r"\[rasters.dem\] role must be one of .* got 'dme' \(did you mean 'dem'\?\)"):
         rg.load_project(bad)
+    # the old [thresholds] key still works, with a FutureWarning naming both new keys
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "project.toml").write_text((bad / "project.toml").read_text().replace('role = "dme"', "")
+                                         .replace("[release]\nmax_slope_pct = 40\n[raster]\nsteep_slope_pct = 40", "[thresholds]\nmax_slope_pct = 40"))
+    with pytest.warns(FutureWarning, match=r"\[thresholds\] max_slope_pct is deprecated; write it as \[raster\] steep_slope_pct and \[release\] max_slope_pct"):
+        old = rg.load_project(legacy)
+    assert old.settings.release.max_slope_pct == 40 and old.settings.raster.steep_slope_pct == 40
+    assert [w.code for w in old.report.warnings] == ["deprecated_setting"]

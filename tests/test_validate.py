@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import renewgeo as rg
 from renewgeo._validate import validate_layer
-from renewgeo.schemas import KINDS
+from renewgeo.schemas import BUILDING_STATUS, KINDS
 
 BOWTIE = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10), (0, 0)])
 
@@ -162,3 +165,96 @@ def test_report_formats_every_problem_at_once():
     html = report._repr_html_()
     assert "<table>" in html and "4 error(s)" in html
     assert list(report.to_frame().columns)[:3] == ["severity", "layer", "file"]
+
+
+# ------------------------------------------------------------------ property: rows named = rows bad
+FLOORS = st.one_of(
+    st.none(),
+    st.integers(-5, 250),
+    st.integers(-10, 500).map(lambda h: h / 2),  # 2.5 (not an int), 3.0 (fine), -1.0 ...
+    st.integers(-5, 250).map(str),  # "3" reads as 3, "-2" as -2
+    st.sampled_from(["three", "", "3a", "2,5"]),
+)
+STATUS = st.one_of(
+    st.none(), st.sampled_from(BUILDING_STATUS), st.sampled_from(["Idle", "renovatd", "", "ruin"]), st.integers(0, 3)
+)
+
+
+def floors_bad(v):
+    """Independent oracle: floors must read as a whole number in (0, 200]; empty is fine."""
+    if v is None:
+        return False
+    if isinstance(v, str):
+        try:
+            v = int(v)
+        except ValueError:
+            return True
+    if isinstance(v, float) and not v.is_integer():
+        return True
+    return not 0 < v <= 200
+
+
+def status_bad(v):
+    return v is not None and v not in BUILDING_STATUS
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(FLOORS, STATUS), min_size=1, max_size=8))
+def test_errors_name_exactly_the_bad_rows(rows):
+    floors, status = (list(c) for c in zip(*rows, strict=True))
+    g = buildings(floors=floors, status=status)
+    out, probs = check(g)
+    named = {col: set() for col in ("floors", "status")}
+    for p in probs:
+        assert p.severity == "error" and p.code in {"bad_type", "out_of_range", "value_not_allowed"}, p.format()
+        named[p.column] |= {r.split("=", 1)[0] for r in p.rows}
+    ids = g["id"].tolist()
+    assert named["floors"] == {i for i, v in zip(ids, floors, strict=True) if floors_bad(v)}
+    assert named["status"] == {i for i, v in zip(ids, status, strict=True) if status_bad(v)}
+    # nothing dropped: same rows, same ids; good values kept, empty cells stay empty
+    assert len(out) == len(g) and out.index.equals(g.index) and out["id"].tolist() == ids
+    for v, got in zip(floors, out["floors"], strict=True):
+        if v is None:
+            assert got is pd.NA
+        elif not floors_bad(v):
+            assert got == int(float(v))
+
+
+# ---------------------------------------------------------------- inputs that used to crash
+def _two_boxes(**cols) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"id": ["a", "b"], **cols}, geometry=[shapely.box(0, 0, 10, 10), shapely.box(20, 0, 30, 10)], crs=4549)
+
+
+def test_nullable_boolean_with_a_missing_value():
+    out, probs = validate_layer(_two_boxes(protected=pd.array([True, None], dtype="boolean")), KINDS["buildings"], layer="b")
+    assert probs == [] and out["protected"].tolist()[0] is True and out["protected"].isna().tolist() == [False, True]
+
+
+def test_mapping_the_geometry_or_one_column_twice_is_reported():
+    _, probs = validate_layer(_two_boxes(), KINDS["buildings"], layer="b", column_map={"height_m": "geometry"})
+    assert [p.code for p in probs] == ["mapping_conflict"] and "names the layer's geometry" in probs[0].message
+    _, probs = validate_layer(_two_boxes(X=[1, 2]), KINDS["buildings"], layer="b", column_map={"floors": "X", "height_m": "X"})
+    assert [p.code for p in probs] == ["mapping_conflict"] and "['floors', 'height_m']" in probs[0].message
+
+
+def test_duplicate_column_names_are_reported():
+    frame = pd.DataFrame([["a", 1], ["b", 2]], columns=["id", "id"])
+    g = gpd.GeoDataFrame(frame, geometry=[shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)], crs=4549)
+    out, probs = validate_layer(g, KINDS["buildings"], layer="b")
+    assert [p.code for p in probs] == ["duplicate_column"] and list(out.columns) == ["id", "geometry"]
+
+
+_ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-10**9, 10**9), st.floats(allow_nan=True), st.text(max_size=5))
+
+
+@settings(max_examples=150, deadline=None)
+@given(cols=st.dictionaries(st.sampled_from(["floors", "status", "protected", "height_m", "gfa_m2", "name", "LAYERS", "x"]),
+                            st.lists(_ANY_VALUE, min_size=3, max_size=3), max_size=5),
+       cmap=st.dictionaries(st.sampled_from(["floors", "height_m", "status", "nonsense"]),
+                            st.sampled_from(["LAYERS", "x", "geometry", "floors", "missing"]), max_size=3))
+def test_validate_never_raises(cols, cmap):
+    """Whatever the columns hold and however they are mapped: problems, never an exception; no row dropped."""
+    frame = {k: pd.Series(v, dtype="object") for k, v in cols.items()}
+    g = gpd.GeoDataFrame({"id": ["a", "b", "c"], **frame}, geometry=[shapely.box(i, 0, i + 1, 1) for i in range(3)], crs=4549)
+    out, probs = validate_layer(g, KINDS["buildings"], layer="b", column_map=cmap)
+    assert len(out) == 3 and all(p.fix for p in probs)

@@ -10,7 +10,6 @@ import pytest
 import shapely
 
 import renewgeo as rg
-from renewgeo import area
 from renewgeo import walkability as W
 from renewgeo.network import build_network
 
@@ -35,7 +34,7 @@ def test_distances_counts_and_decay_on_a_line():
     net = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1000, 0)])], crs=CRS))
     o = pts([(100, 10)])
     a = pts([(300, -5), (700, 0), (150, 20)], category=["cafe", "cafe", "clinic"])
-    r = W.accessibility(net, o, a, distances_m=[300, 1000])
+    r = W.accessibility(net, o, a, distances_m=[300, 1000]).table
     # 10 (connector) + 200 (along) + 5 (connector) = 215; second cafe 10 + 600 = 610
     assert r.loc[0, "cafe_nearest_m"] == pytest.approx(215.0)
     assert r.loc[0, "clinic_nearest_m"] == pytest.approx(10 + 50 + 20)
@@ -48,9 +47,9 @@ def test_distances_counts_and_decay_on_a_line():
 
 def test_minutes_and_speed():
     net = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (2000, 0)])], crs=CRS))
-    r = W.accessibility(net, pts([(0, 0)]), pts([(550, 0), (1100, 0)], category=["shop", "shop"]), minutes=[5, 10], speed_m_s=1.0)
+    r = W.accessibility(net, pts([(0, 0)]), pts([(550, 0), (1100, 0)], category=["shop", "shop"]), minutes=[5, 10], speed_m_s=1.0).table
     assert r.loc[0, "shop_count_5min"] == 0 and r.loc[0, "shop_count_10min"] == 1
-    r = W.accessibility(net, pts([(0, 0)]), pts([(550, 0), (1100, 0)], category=["shop", "shop"]), minutes=[5, 10], speed_m_s=2.0)
+    r = W.accessibility(net, pts([(0, 0)]), pts([(550, 0), (1100, 0)], category=["shop", "shop"]), minutes=[5, 10], speed_m_s=2.0).table
     assert r.loc[0, "shop_count_5min"] == 1 and r.loc[0, "shop_count_10min"] == 2
     with pytest.raises(rg.RenewgeoError, match="speed_m_s"):
         W.thresholds_m(minutes=[5], speed_m_s=0)
@@ -60,7 +59,7 @@ def test_grid_distances_are_manhattan():
     net = build_network(grid())
     o = pts([(0, 0), (400, 400), (250, 100)])
     a = pts([(400, 400)], category=["park"])
-    r = W.accessibility(net, o, a, distances_m=[800, 1000])
+    r = W.accessibility(net, o, a, distances_m=[800, 1000]).table
     assert r["park_nearest_m"].tolist() == pytest.approx([800.0, 0.0, 150 + 300])
     assert r["park_count_800m"].tolist() == [1, 1, 1]
 
@@ -72,12 +71,15 @@ def test_bad_input_reported_not_silent():
     assert net.report.components == 2 and net.report.tiny_components == 1
     o = pts([(0, 0), (2050, 5), (5000, 5000)], id=["home", "islander", "far"])
     a = pts([(100, 0), (300, 0), (400, 0)], id=["a1", "a2", "a3"], category=["cafe", None, "cafe"])
-    r = W.accessibility(net, o.set_index("id"), a)
+    res = W.accessibility(net, o.set_index("id"), a)
+    r = res.table
     assert r.loc["home", "cafe_nearest_m"] == pytest.approx(100.0)
     assert np.isnan(r.loc["islander", "cafe_nearest_m"]) and "none within 5000 m: cafe" in r.loc["islander", "note"]
     assert np.isnan(r.loc["far", "cafe_nearest_m"]) and "not attached" in r.loc["far", "note"]
     assert pd.isna(r.loc["far", "cafe_count_300m"])
-    assert r.attrs["uncategorised_amenities"] == ["a2"]
+    assert res.uncategorised_amenities == ["a2"]
+    many = W.accessibility(net, o.set_index("id"), a, categories=["cafe", "pharmacy", "supermarket", "convenience_store"]).table
+    assert many.loc["home", "note"] == "none within 5000 m: pharmacy, supermarket, convenience_store"
 
 
 def test_life_circles_hand_fixture():
@@ -86,14 +88,55 @@ def test_life_circles_hand_fixture():
     amen = pts([(100, 0), (0, 200), (400, 300)], category=["kindergarten", "clinic", "clinic"])
     circles = [{"name": "5min", "distance_m": 300, "required": [["kindergarten", "childcare"], ["clinic"]]},
                {"name": "15min", "distance_m": 1000, "required": [["clinic"], ["school"]]}]
-    out = W.life_circles(net, homes, amen, circles=circles)
+    lc = W.life_circles(net, homes, amen, circles=circles)
+    out = lc.buildings
     assert out["lc_5min_pass"].tolist() == [True, False]
     assert out["lc_5min_missing"].tolist() == ["", "kindergarten|childcare"]
     assert out["lc_15min_missing"].tolist() == ["school", "school"]
-    s = out.attrs["summary"]
+    s = lc.summary
     assert s.loc["5min", "buildings_pass_pct"] == 50.0
     assert s.loc["5min", "gfa_pass_pct"] == 25.0 and s.loc["5min", "households_pass_pct"] == 25.0
     assert len(W.default_life_circles()) == 3
+
+
+def test_life_circles_reuse_accessibility(monkeypatch):
+    net = build_network(grid())
+    homes = pts([(0, 0), (400, 400)], id=["h1", "h2"], gfa_m2=[1000.0, 3000.0], households=[10, 30])
+    amen = pts([(100, 0), (0, 200), (400, 300)], category=["kindergarten", "clinic", "clinic"])
+    circles = [{"name": "5min", "distance_m": 300, "required": [["kindergarten", "childcare"], ["clinic"]]},
+               {"name": "15min", "distance_m": 1000, "required": [["clinic"], ["school"]]}]
+    acc = W.accessibility(net, homes, amen, distances_m=[300, 1000])
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("life_circles searched again although the accessibility result holds every distance")
+
+    monkeypatch.setattr(W, "attach", no_search)
+    monkeypatch.setattr(W.K, "multi_source_nearest", no_search)
+    monkeypatch.setattr(W.K, "accumulate", no_search)
+    lc = W.life_circles(net, homes, amen, circles=circles, access=acc)
+    assert lc.buildings["lc_5min_pass"].tolist() == [True, False]
+    assert lc.buildings["lc_5min_missing"].tolist() == ["", "kindergarten|childcare"]
+    assert lc.buildings["lc_15min_missing"].tolist() == ["school", "school"]
+    assert lc.summary.loc["5min", "gfa_pass_pct"] == 25.0
+    assert lc.buildings["lc_note"].tolist() == ["none within 5000 m: childcare, school"] * 2
+
+
+def test_life_circle_minutes_use_walking_speed():
+    # 5 minutes at 1.2 m/s are 360 m: the clinic at 350 m is within, the cafe at 370 m is not
+    net = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1000, 0)])], crs=CRS))
+    homes = pts([(0, 0)])
+    amen = pts([(350, 0), (370, 0)], category=["clinic", "cafe"])
+    circles = [{"name": "clinic", "minutes": 5, "required": [["clinic"]]},
+               {"name": "cafe", "minutes": 5, "required": [["cafe"]]}]
+    lc = W.life_circles(net, homes, amen, circles=circles, speed_m_s=1.2)
+    assert lc.summary["distance_m"].tolist() == pytest.approx([360.0, 360.0])
+    assert lc.buildings["lc_clinic_pass"].tolist() == [True]
+    assert lc.buildings["lc_cafe_pass"].tolist() == [False] and lc.buildings["lc_cafe_missing"].tolist() == ["cafe"]
+    slow = W.life_circles(net, homes, amen, circles=circles)  # 1.0 m/s: 300 m
+    assert slow.buildings["lc_clinic_pass"].tolist() == [False]
+    # distance_m, when given, wins over minutes
+    fixed = W.life_circles(net, homes, amen, circles=[{**circles[1], "distance_m": 400}], speed_m_s=1.2)
+    assert fixed.buildings["lc_cafe_pass"].tolist() == [True]
 
 
 def test_green_access_and_parks():
@@ -113,12 +156,13 @@ def test_axis_catchment_and_gaps():
     net = build_network(grid())
     axis = gpd.GeoDataFrame(geometry=[shapely.LineString([(200, 0), (200, 180)]), shapely.LineString([(200, 220), (200, 400)])], crs=CRS)
     b = pts([(0, 0), (200, 200), (400, 400)], gfa_m2=[100.0, 100.0, 200.0])
-    out, summary, gaps = W.axis_catchment(net, b, axis, distances_m=[100, 300])
+    r = W.axis_catchment(net, b, axis, distances_m=[100, 300])
+    out, summary, gaps = r.buildings, r.summary, r.gaps
     # (200, 200) sits in the gap: 20 m to the axis's nearest end
     assert out["axis_dist_m"].tolist() == pytest.approx([200.0, 20.0, 200.0])
 
     assert summary.loc[100.0, "gfa_pct"] == 25.0 and summary.loc[300.0, "gfa_pct"] == 100.0
-    assert not summary.attrs["continuous"] and summary.attrs["pieces"] == 2
+    assert not r.continuous and r.pieces == 2
     assert len(gaps) == 1 and gaps["gap_m"].iloc[0] == pytest.approx(40.0)
     assert gaps.geometry.iloc[0].centroid.equals(shapely.Point(200, 200))
 
@@ -138,14 +182,76 @@ def test_isochrones_grow_and_cut_last_edge():
 
 
 
+def test_one_attachment_for_every_measure():
+    """Measures on one shared attachment (with every group) give the hand-computed values of each alone."""
+    net = build_network(grid())
+    homes = pts([(0, 0), (200, 200), (400, 400)], gfa_m2=[100.0, 100.0, 200.0])
+    amen = pts([(400, 400), (100, 30), (50, 370)], category=["park", "cafe", "cafe"])  # the last 30 m off the street
+    spaces = gpd.GeoDataFrame({"space_type": ["green", "park"]},
+                              geometry=[shapely.box(10, 10, 90, 90), shapely.box(310, 310, 390, 390)], crs=CRS)
+    axis = gpd.GeoDataFrame(geometry=[shapely.LineString([(200, 0), (200, 180)]), shapely.LineString([(200, 220), (200, 400)])], crs=CRS)
+    start = gpd.GeoSeries([shapely.Point(0, 400)], crs=CRS)
+    att = W.attach_layers(net, homes, amenities=amen, outdoor_spaces=spaces, axis=axis, isochrone_origins=start,
+                          entry_spacing_m=10, entry_touch_m=15)
+    assert set(att.item_node) == {"origins", "amenities", "green", "park", "axis", "isochrone_origins"}
+    acc = W.accessibility(net, homes, amen, distances_m=[800, 1000], attached=att, nodes=True)
+    assert acc.table["park_nearest_m"].tolist() == pytest.approx([800.0, 400.0, 0.0])
+    assert acc.table["cafe_nearest_m"].tolist() == pytest.approx([130.0, 270.0, 380.0])
+    assert acc.nodes is not None and len(acc.nodes) == len(net.nodes)
+    assert acc.nodes["park_nearest_m"].min() == pytest.approx(0.0)  # the node at (400, 400)
+    g = W.green_access(net, homes, spaces, entry_spacing_m=10, entry_touch_m=15, attached=att)
+    assert g.loc[0, "green_dist_m"] == pytest.approx(20.0, abs=0.5) and g.loc[2, "park_dist_m"] == pytest.approx(20.0, abs=0.5)
+    ax = W.axis_catchment(net, homes, axis, distances_m=[100, 300], attached=att)
+    assert ax.buildings["axis_dist_m"].tolist() == pytest.approx([200.0, 20.0, 200.0])
+    assert not ax.continuous and ax.pieces == 2
+    iso = W.isochrones(net, start, minutes=[5], buffer_m=10, buildings=homes, attached=att)
+    # the streets within 300 m of the corner (0, 400); the connectors of the other points are not
+    # part of the walk (the cafe 30 m off the street at (50, 400) would add ~560 m2)
+    streets = shapely.MultiLineString([[(0, 400), (300, 400)], [(0, 300), (200, 300)], [(0, 200), (100, 200)],
+                                       [(0, 100), (0, 400)], [(100, 200), (100, 400)], [(200, 300), (200, 400)]])
+    assert iso["reachable_length_m"].tolist() == pytest.approx([streets.length])
+    assert iso.geometry.area.iloc[0] == pytest.approx(streets.buffer(10).area, rel=1e-3)
+    assert iso["buildings"].tolist() == [0]
+    with pytest.raises(rg.RenewgeoError, match="no 'axis' points"):
+        W.axis_catchment(net, homes, axis, attached=W.attach_layers(net, homes))
+    with pytest.raises(rg.RenewgeoError, match="2 origins given but the attachment holds 3"):
+        W.accessibility(net, homes.iloc[:2], amen, attached=att)
+    with pytest.raises(rg.RenewgeoError, match="another network"):
+        W.accessibility(net, homes, amen, attached=W.attach_layers(build_network(grid(3)), homes, amenities=amen))
+
+
+def test_node_accessibility_on_a_line():
+    net = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1000, 0)])], crs=CRS))
+    a = pts([(300, -5), (700, 0)], category=["cafe", "cafe"])
+    r = W.node_accessibility(net, a, distances_m=[500, 1000])
+    assert r["cafe_nearest_m"].tolist() == pytest.approx([305.0, 300.0])
+    assert r["cafe_count_500m"].tolist() == [1, 1] and r["cafe_count_1000m"].tolist() == [2, 2]
+
+
+def test_the_walk_analysis_attaches_once(sample, monkeypatch):
+    """One walk run used to insert the buildings into the network 6 times (twice with identical inputs)."""
+    calls = []
+    real = W.attach
+
+    def counting(network, points, **kwargs):
+        calls.append(sorted(points))
+        return real(network, points, **kwargs)
+
+    monkeypatch.setattr(W, "attach", counting)
+    r = rg.run_analyses(sample, ["walk"])
+    assert len(calls) == 1
+    assert set(calls[0]) >= {"origins", "amenities", "green", "axis", "isochrone_origins"}
+    assert len(r.layers["isochrones"]) == 3 and r.layer("buildings")["green_dist_m"].notna().all()
+
+
 def test_sample_project_walkability(sample):
-    b = area.building_gfa(sample["buildings"])
-    r = W.analyse(sample, buildings=b)
-    assert r.network.report.components == 1
+    r = rg.run_analyses(sample, ["walk"])
+    b = r.layer("buildings")
+    assert r.tables["network"].loc[0, "components"] == 1
     assert r.tables["axis_catchment"]["continuous"].all()
-    assert r.buildings["daily_dist_m"].notna().all()
-    assert r.buildings["daily_dist_m"].max() < 600
-    iso = r.isochrones
+    assert b["daily_dist_m"].notna().all()
+    assert b["daily_dist_m"].max() < 600
+    iso = r.layers["isochrones"]
     assert iso["area_m2"].is_monotonic_increasing and iso["gfa_m2"].is_monotonic_increasing
     lc = r.tables["life_circles"]
     assert lc.loc["15min", "households_pass_pct"] == 100.0  # the talent apartments (B24) pass
@@ -209,18 +315,24 @@ def test_porto_distances_equal_networkx(porto):
     xy = shapely.get_coordinates(base) + rng.normal(0, 8, (1200, 2))
     origins = gpd.GeoDataFrame(geometry=shapely.points(xy[:1000]), crs=net.crs)
     amen = gpd.GeoDataFrame({"category": ["cafe"] * 120 + ["clinic"] * 80}, geometry=shapely.points(xy[1000:]), crs=net.crs)
-    r = W.accessibility(net, origins, amen, distances_m=[300, 500, 1000], nearest_max_m=100000)
+    r = W.accessibility(net, origins, amen, distances_m=[300, 500, 1000], nearest_max_m=100000).table
+    # the same on an attachment shared with 300 more points (as analyse() shares one): they split
+    # more edges but must not change a distance
+    extra = gpd.GeoSeries(shapely.points(shapely.get_coordinates(base[:300]) + rng.normal(0, 8, (300, 2))), crs=net.crs)
+    shared = W.accessibility(net, origins, amen, distances_m=[300, 500, 1000], nearest_max_m=100000,
+                             attached=W.attach_layers(net, origins, amenities=amen, isochrone_origins=extra)).table
     g, names = _nx_graph_with_points(net, {"o": origins.geometry.values, "a": amen.geometry.values})
     o_names, a_names = names["o"], names["a"]
     assert len(o_names) == 1000
     for cat in ("cafe", "clinic"):
         sources = [a_names[i] for i in np.flatnonzero(amen["category"] == cat)]
         ref = nx.multi_source_dijkstra_path_length(g, sources)
-        ours = r[f"{cat}_nearest_m"].to_numpy()
         theirs = np.array([ref.get(o_names[i], np.inf) for i in range(1000)])
         reach = np.isfinite(theirs)
-        assert np.array_equal(np.isfinite(ours), reach)
-        assert np.abs(ours[reach] - theirs[reach]).max() < 1e-6
+        for table in (r, shared):
+            ours = table[f"{cat}_nearest_m"].to_numpy()
+            assert np.array_equal(np.isfinite(ours), reach)
+            assert np.abs(ours[reach] - theirs[reach]).max() < 1e-6
     # counts equal a brute-force count over per-amenity Dijkstra
     cafes = [a_names[i] for i in np.flatnonzero(amen["category"] == "cafe")]
     counts = np.zeros((1000, 3), dtype=int)
@@ -231,6 +343,7 @@ def test_porto_distances_equal_networkx(porto):
                 counts[lookup[node]] += np.array([d <= 300, d <= 500, d <= 1000])
     for j, t in enumerate(("300m", "500m", "1000m")):
         assert np.array_equal(r[f"cafe_count_{t}"].to_numpy(dtype=int), counts[:, j])
+        assert np.array_equal(shared[f"cafe_count_{t}"].to_numpy(dtype=int), counts[:, j])
 
 
 @pytest.mark.realdata
@@ -241,7 +354,7 @@ def test_porto_downtown_buildings_and_pois(shared_data):
     s = rg.io.read_osm(path, what="paths")
     p = rg.Project.from_layers({"buildings": b, "amenities": a, "paths": s}, repair=True)
     net = W.network_from_project(p)
-    r = W.accessibility(net, p["buildings"], p["amenities"], categories=["cafe", "pharmacy", "bus_stop"])
+    r = W.accessibility(net, p["buildings"], p["amenities"], categories=["cafe", "pharmacy", "bus_stop"]).table
     attached = r["note"] != r["note"].where(r["note"].str.startswith("not attached"), "")
     assert len(r) == 11393
     share = r["cafe_nearest_m"].notna().mean()

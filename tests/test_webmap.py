@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from pyproj import Geod
@@ -15,13 +20,23 @@ from pyproj import Geod
 import renewgeo as rg
 from renewgeo import crs as rcrs
 from renewgeo import webmap
-from renewgeo.pipeline import run_project
+from renewgeo.analysis import REGISTRY, Analysis, Result, RunResult
+from renewgeo.pipeline import run_analyses, run_project
+from renewgeo.styles import DISTANCE_STYLE, Presentation, Style, View
 from tests.browser import chromium_path, open_page
 
 READY = "window.renewgeo && window.renewgeo.ready"
 COUNT_JS = """() => Object.fromEntries(Object.entries(window.renewgeo.layers).map(([k, fg]) => {
   let n = 0; fg.eachLayer(g => { n += g.getLayers ? g.getLayers().length : 1; }); return [k, n]; }))"""
+SHOWN_JS = """() => Object.fromEntries(Object.entries(window.renewgeo.layers).map(([k, fg]) => [k, window.renewgeo.map.hasLayer(fg)]))"""
+FILL_JS = """(key) => { const out = []; window.renewgeo.layers[key].eachLayer(g => g.eachLayer(f => out.push(
+  [f.feature.properties.id, f.options.fillColor]))); return out; }"""
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "maps"
+SCREEN = (1280, 720)
+
+# the walking distance classes, by hand: (upper bound, colour) of styles.DISTANCE_BREAKS
+DIST_COLOUR = {100.0: "#1a9850", 400.0: "#91cf60", 600.0: "#fee08b", 900.0: "#fc8d59", 1500.0: "#d73027"}
+MISSING = "#bdbdbd"
 
 
 @pytest.fixture(scope="module")
@@ -42,21 +57,78 @@ def demo_run(tmp_path_factory, sample_path):
 
 
 def _blocks(page_html: str) -> list[dict]:
-    return [json.loads(m) for m in re.findall(r"geo_json_[0-9a-f]+_add\((\{.*?\})\);", page_html, flags=re.S)]
+    """The data of every layer drawn on a page (a FeatureCollection each)."""
+    specs = re.findall(r"renewgeoLayer\(feature_group_[0-9a-f]+, (\{.*?\})\);$", page_html, flags=re.M)
+    return [json.loads(s)["data"] for s in specs]
 
 
+# ------------------------------------------------------------------ a hand-made walking run
+# A walking result made by hand stands in for the real one: cases the sample lacks (2,000
+# nodes, a gap in the axis, no isochrones), declared here the way the walk analysis declares
+# its layers, so that the map and QGIS are also tested on presentations they have never seen.
+WALK = Analysis(
+    name="walk_fixture", help="walking layers made by hand for the map tests", compute=lambda ctx: Result(),
+    layers={
+        "network_nodes": Presentation(("步行网络节点", "Network nodes"), Style("point", column="daily_dist_m", size=2.0, width=0.5,
+                                                                         **DISTANCE_STYLE), tooltip=(), show=False, order=44),
+        "network_edges": Presentation(("步行网络", "Walking network"), Style("line", colour="#9e9e9e", width=1.0), tooltip=(),
+                                      show=False, order=39),
+        "isochrones": Presentation(("步行等时圈", "Walking isochrones"),
+                                   Style("polygon", column="minutes", categories={"5": "#54278f", "10": "#807dba", "15": "#bcbddc"},
+                                         outline=None, width=2.0, fill_opacity=0.12, unit="min"),
+                                   tooltip=("minutes", "area_ha"), show=False, order=20),
+        "axis_gaps": Presentation(("步行轴断点", "Gaps in the axis"), Style("line", colour="#e31a1c", width=5.0, dash="4 6"),
+                                  tooltip=("gap_m",), order=45),
+    },
+    views={"walk_distance": View("buildings", Presentation(
+        ("到日常服务的步行距离", "Walk to daily services"),
+        Style("polygon", column="daily_dist_m", width=0.6, fill_opacity=0.9, **DISTANCE_STYLE),
+        tooltip=("id", "name", "daily_dist_m"), order=61))},
+)
+
+
+def walk_result(project: rg.Project, *, empty_isochrones: bool = False) -> Result:
+    """Nodes on a 2,000-point grid over the buildings, edges along its rows, three isochrones, one gap, distances."""
+    b = project.layer("buildings")
+    x0, y0, x1, y1 = b.total_bounds
+    xs, ys = np.meshgrid(np.linspace(x0, x1, 50), np.linspace(y0, y1, 40))
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    nodes = gpd.GeoDataFrame({"node_id": np.arange(xs.size), "daily_dist_m": np.hypot(xs - cx, ys - cy).ravel() * 3},
+                             geometry=shapely.points(xs.ravel(), ys.ravel()), crs=project.crs)
+    edges = gpd.GeoDataFrame({"length_m": np.full(40, x1 - x0)},
+                             geometry=[shapely.LineString([(x0, y), (x1, y)]) for y in ys[:, 0]], crs=project.crs)
+    minutes = [] if empty_isochrones else [5.0, 10.0, 15.0]
+    iso = gpd.GeoDataFrame({"minutes": minutes, "area_ha": [math.pi * (m * 60) ** 2 / 1e4 for m in minutes]},
+                           geometry=[shapely.Point(cx, cy).buffer(m * 60) for m in minutes], crs=project.crs)
+    gaps = gpd.GeoDataFrame({"gap_m": [12.0]}, geometry=[shapely.LineString([(cx, cy), (cx, cy + 12)])], crs=project.crs)
+    dist = [list(DIST_COLOUR)[i % 5] if i % 7 != 6 else np.nan for i in range(len(b))]
+    return Result(layers={"network_nodes": nodes, "network_edges": edges, "isochrones": iso, "axis_gaps": gaps},
+                  columns={"buildings": pd.DataFrame({"daily_dist_m": dist}, index=b.index)})
+
+
+@contextmanager
+def walk_run(project: rg.Project, *, empty_isochrones: bool = False) -> Iterator[RunResult]:
+    """A run of the registered analyses plus the hand-made walking result, its analysis registered meanwhile."""
+    run = run_analyses(project, progress=False)
+    run.results.pop("walk", None)  # the stand-in replaces the real walking result
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(REGISTRY, WALK.name, WALK)
+        run.results[WALK.name] = walk_result(project, empty_isochrones=empty_isochrones)
+        yield run
+
+
+# ------------------------------------------------------------------ the sample projects
 def test_offline_map_in_chromium(browser_ok, demo_run):
-    project, result, path = demo_run
+    project, _result, path = demo_run
     html = path.read_text(encoding="utf-8")
     assert webmap._remote_assets(html) == []
-    with open_page(path, wait_js=READY) as run:
-        assert run.errors == [] and run.console_errors == []
+    assert "<meta http-equiv=\"Content-Security-Policy\"" in html and "img-src data:;" in html.replace("&#x27;", "'")
+    with open_page(path, viewport=SCREEN, wait_js=READY) as run:
+        assert run.errors == [] and run.console_errors == []  # a Content-Security-Policy violation would be a console error
         assert run.blocked == []  # nothing requested from the web
         counts = run.page.evaluate(COUNT_JS)
         for name, gdf in project.layers.items():
             assert counts[name] == len(gdf), name
-        assert counts["isochrones"] == len(result.layers["isochrones"]) == 3
-        assert counts["distance"] == 26
         assert run.page.locator(".leaflet-control-layers").count() == 1
         assert run.page.locator("#renewgeo-legend").count() == 1
         assert "180,000 / 180,000 m² (100%)" in run.page.locator("#renewgeo-title").inner_text()
@@ -68,9 +140,45 @@ def test_offline_map_in_chromium(browser_ok, demo_run):
         tip.wait_for(timeout=5000)
         text = tip.inner_text()
         assert "Chuang 05" in text and "4,000" in text and "GFA" in text
+        run.page.mouse.move(5, SCREEN[1] - 5)
         SCREENSHOTS.mkdir(exist_ok=True)
         run.page.screenshot(path=str(SCREENSHOTS / "chuangchuangyi.png"))
     assert (SCREENSHOTS / "chuangchuangyi.png").stat().st_size > 50_000
+
+
+@pytest.mark.parametrize(("sample_name", "expect_layers", "expect_control", "expect_legend"), [
+    ("shibei_relocation", {"net_release", "constraints_applied"}, ["可释放用地 Releasable land (53)", "用地地块 Land parcels (60)"],
+     ["道路红线 road red lines", "2026"]),
+    ("chuangchuangyi", {"network_nodes", "network_edges", "isochrones"}, ["步行等时圈 Walking isochrones (3)", "建筑 Buildings (26)"],
+     ["到日常服务的步行距离 Walk to daily services", "在营 operating"]),
+])
+def test_every_layer_of_a_run_is_drawn_and_styled(browser_ok, tmp_path, sample_name, expect_layers, expect_control, expect_legend):
+    """Every layer every registered analysis returns has a map layer (with all its features) and a QGIS style."""
+    project = rg.load_project(rg.datasets.get_path(sample_name))
+    run = run_project(project, tmp_path / "out", progress=False)
+    layers = run.output_layers()
+    assert expect_layers <= set(layers)
+    views = {v for a in run.results for v in REGISTRY[a].views}
+    with open_page(run.files["map"], viewport=SCREEN, wait_js=READY) as page:
+        assert page.errors == [] and page.console_errors == [] and page.blocked == []
+        counts = page.page.evaluate(COUNT_JS)
+        for name, gdf in layers.items():
+            drawable = int((~(gdf.geometry.isna() | gdf.geometry.is_empty)).sum())
+            tooltipless = not run.presentations()[name][0][1].tooltip
+            assert counts.get(name) == drawable or (tooltipless and 0 < counts.get(name, 0) <= drawable), name  # merged by colour
+        assert views <= set(counts)
+        control = page.page.locator(".leaflet-control-layers").inner_text()
+        assert all(t in control for t in expect_control), control
+        legend = page.page.locator("#renewgeo-legend").inner_text()
+        assert all(t in legend for t in expect_legend), legend
+        page.page.screenshot(path=str(SCREENSHOTS / f"{sample_name}_run.png"))
+    con = sqlite3.connect(run.files["results"])
+    try:
+        styles_rows = con.execute("SELECT f_table_name, styleName, useAsDefault FROM layer_styles").fetchall()
+    finally:
+        con.close()
+    assert set(layers) <= {t for t, _, d in styles_rows if d == 1}
+    assert views <= {s for _, s, d in styles_rows if d == 0}
 
 
 def test_languages(browser_ok, sample, tmp_path):
@@ -88,6 +196,15 @@ def test_languages(browser_ok, sample, tmp_path):
         assert "Legend" in legend and "renovated" in legend and "图例" not in legend
 
 
+def test_defaults_come_from_the_map_settings(sample_path, monkeypatch):
+    p = rg.load_project(sample_path, settings={"map.lang": "en", "map.basemap": "osm", "map.simplify_m": 0})
+    html = webmap.meeting_map(p).get_root().render()
+    assert "Buildings (26)" in html and "tile.openstreetmap.org/{z}" in html
+    assert "img-src data: https://tile.openstreetmap.org;" in html.replace("&#x27;", "'")
+    monkeypatch.setenv("TIANDITU_TOKEN", "from-env")
+    html = webmap.meeting_map(p, basemap="tianditu").get_root().render()
+    assert "tk=from-env" in html and "https://*.tianditu.gov.cn" in html
+
 
 def test_amap_shifts_every_overlay_to_gcj02(browser_ok, sample, tmp_path):
     html = webmap.save_map(webmap.meeting_map(sample, basemap="amap"), tmp_path / "amap.html").read_text(encoding="utf-8")
@@ -101,11 +218,12 @@ def test_amap_shifts_every_overlay_to_gcj02(browser_ok, sample, tmp_path):
     assert 300 < d < 700
     with open_page(tmp_path / "amap.html", wait_js=READY) as run:
         assert run.errors == []
-        assert run.blocked and all("autonavi.com" in u for u in run.blocked)  # only the optional tiles
+        assert run.blocked and all("autonavi.com" in u for u in run.blocked)  # only the optional tiles, which the CSP allows
 
 
-def test_basemap_options(sample):
-    with pytest.raises(rg.RenewgeoError, match="tianditu_token"):
+def test_basemap_options(sample, monkeypatch):
+    monkeypatch.delenv("TIANDITU_TOKEN", raising=False)
+    with pytest.raises(rg.RenewgeoError, match="tianditu_token.*TIANDITU_TOKEN|TIANDITU_TOKEN.*tianditu_token"):
         webmap.meeting_map(sample, basemap="tianditu")
     with pytest.raises(rg.RenewgeoError, match="basemap must be one of"):
         webmap.meeting_map(sample, basemap="google")
@@ -115,26 +233,97 @@ def test_basemap_options(sample):
     assert "tianditu.gov.cn/vec_w" in html and "tk=abc" in html
 
 
+def test_the_escaping_helpers():
+    assert "</" not in webmap._js("</script><!--") and json.loads(webmap._js("</script>\u2028")) == "</script>\u2028"
+    assert webmap._h('"<img src=x>"') == "&quot;&lt;img src=x&gt;&quot;"
+
+
+# ------------------------------------------------------------------ presentations the map has never seen
+def test_walking_layers_and_view_drawn_from_their_presentations(browser_ok, sample, tmp_path):
+    with walk_run(sample) as run:
+        path = webmap.save_map(webmap.meeting_map(sample, run, lang="en"), tmp_path / "walk.html")
+        nodes = run.output_layers()["network_nodes"]
+    html = path.read_text(encoding="utf-8")
+    # thousands of tooltip-less nodes: one multi-point per colour, no attributes
+    block = next(b for b in _blocks(html) if b["features"] and b["features"][0]["geometry"]["type"] == "MultiPoint")
+    assert all(f["properties"] == {} for f in block["features"])
+    with open_page(path, viewport=SCREEN, wait_js=READY) as page:
+        assert page.errors == [] and page.console_errors == [] and page.blocked == []
+        counts = page.page.evaluate(COUNT_JS)
+        shown = page.page.evaluate(SHOWN_JS)
+        assert counts["isochrones"] == 3 and counts["axis_gaps"] == 1 and counts["walk_distance"] == 26
+        assert counts["network_edges"] == 1  # 40 lines of one colour: one feature
+        classes = {next(c for b, c in [(300, 1), (500, 2), (800, 3), (1000, 4), (math.inf, 5)] if d <= b) for d in nodes["daily_dist_m"]}
+        assert counts["network_nodes"] == len(classes)
+        assert page.page.evaluate("() => { let n = 0; window.renewgeo.layers.network_nodes.eachLayer(g => g.eachLayer("
+                                  "f => { n += f.getLayers().length; })); return n; }") == len(nodes) == 2000
+        # views and layers declared hidden are off at first, the others on
+        assert shown == {**{k: True for k in counts}, "walk_distance": False, "isochrones": False, "network_nodes": False,
+                         "network_edges": False}
+        # the view colours each building by its distance, with the declared classes
+        fills = dict(page.page.evaluate(FILL_JS, "walk_distance"))
+        dist = run.layer("buildings").set_index("id")["daily_dist_m"]
+        assert fills == {i: DIST_COLOUR.get(d, MISSING) for i, d in dist.items()}
+        control = page.page.locator(".leaflet-control-layers").inner_text()
+        assert "Walk to daily services (26)" in control and "Network nodes (2,000)" in control
+        legend = page.page.locator("#renewgeo-legend")
+        assert legend.locator("details summary", has_text="Walk to daily services").count() == 1
+        assert "0–300 m" in legend.inner_text() or "0–300 m" in legend.inner_html()
+        assert "5 min" in legend.inner_html() and "Gaps in the axis" in legend.inner_text()
+        page.page.locator(".leaflet-control-layers label", has_text="Walk to daily services").click()
+        page.page.locator(".leaflet-control-layers label", has_text="Walking isochrones").click()
+        page.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        # switched on after the buildings, the isochrones still lie under them: hovering a building finds the building
+        c = sample.to_web("buildings").set_index("id").loc["B05"].geometry.centroid
+        x, y = page.page.evaluate(f"() => {{ const q = window.renewgeo.map.latLngToContainerPoint([{c.y}, {c.x}]); return [q.x, q.y]; }}")
+        page.page.mouse.move(x, y)
+        tip = page.page.locator(".leaflet-tooltip")
+        tip.wait_for(timeout=5000)
+        assert "Chuang 05" in tip.inner_text() and f"{dist['B05']:,.0f}" in tip.inner_text() and "minutes" not in tip.inner_text()
+        page.page.screenshot(path=str(tmp_path / "walk.png"))
+    assert (tmp_path / "walk.png").stat().st_size > 20_000
+
+
 def test_empty_layer_escaping_and_projected_input(browser_ok, sample, tmp_path):
     b = sample["buildings"].copy()
     b.loc[b["id"] == "B05", "name"] = "<script>alert(1)</script> & 闯"
     p = rg.Project.from_layers({"buildings": b, "zones": sample["zones"]}, crs=sample.crs)
-    extra = {"isochrones": gpd.GeoDataFrame({"minutes": []}, geometry=[], crs=sample.crs),
-             "axis_gaps": gpd.GeoDataFrame({"gap_m": [12.0]}, geometry=[shapely.LineString([(518030, 3985400), (518030, 3985412)])], crs=4549)}
-    path = webmap.save_map(webmap.meeting_map(p, {"layers": extra}, lang="en"), tmp_path / "m.html")
+    with walk_run(p, empty_isochrones=True) as run:
+        path = webmap.save_map(webmap.meeting_map(p, run, lang="en"), tmp_path / "m.html")
     html = path.read_text(encoding="utf-8")
     assert "<script>alert(1)" not in html
-    with open_page(path, wait_js=READY) as run:
-        assert run.errors == []
-        assert "Walking isochrones: no features, not shown" in run.page.locator("#renewgeo-legend").inner_text()
-        counts = run.page.evaluate(COUNT_JS)
+    with open_page(path, wait_js=READY) as page:
+        assert page.errors == []
+        assert "Walking isochrones: no features, not shown" in page.page.locator("#renewgeo-legend").inner_text()
+        counts = page.page.evaluate(COUNT_JS)
         assert counts["axis_gaps"] == 1 and "isochrones" not in counts
         c = p.to_web("buildings").set_index("id").loc["B05"].geometry.centroid
-        x, y = run.page.evaluate(f"() => {{ const q = window.renewgeo.map.latLngToContainerPoint([{c.y}, {c.x}]); return [q.x, q.y]; }}")
-        run.page.mouse.move(x, y)
-        tip = run.page.locator(".leaflet-tooltip")
+        x, y = page.page.evaluate(f"() => {{ const q = window.renewgeo.map.latLngToContainerPoint([{c.y}, {c.x}]); return [q.x, q.y]; }}")
+        page.page.mouse.move(x, y)
+        tip = page.page.locator(".leaflet-tooltip")
         tip.wait_for(timeout=5000)
         assert "<script>alert(1)</script> & 闯" in tip.inner_text()  # shown as typed, not run
+
+
+def test_hostile_names_and_values_are_shown_as_text(browser_ok, sample, tmp_path):
+    n1, n2 = "</script><script>window.pw=1</script>", '"<img src=x onerror=window.pw2=1>"'
+    odd = 'say "hi" \\ back'
+    a = sample["amenities"].copy()
+    a.loc[a.index[0], "category"] = odd
+    p = rg.Project.from_layers({n1: sample["buildings"], n2: sample["buildings"].iloc[:5], "amenities": a},
+                               kinds={n1: "buildings", n2: "buildings"}, crs=sample.crs, title=n2,
+                               vocabulary={"amenity_categories": [odd]})
+    path = webmap.save_map(webmap.meeting_map(p, lang="en"), tmp_path / "hostile.html")
+    with open_page(path, wait_js=READY) as page:
+        assert page.errors == [] and page.console_errors == []
+        assert page.page.evaluate("() => [typeof window.pw, typeof window.pw2]") == ["undefined", "undefined"]
+        assert page.page.locator(".leaflet-control-layers img").count() == 0
+        control = page.page.locator(".leaflet-control-layers").inner_text()
+        assert f"Buildings: {n1} (26)" in control and f"Buildings: {n2} (5)" in control
+        assert set(page.page.evaluate("() => Object.keys(window.renewgeo.layers)")) == {n1, n2, "amenities"}
+        assert odd in page.page.locator("#renewgeo-legend").inner_text()
+        assert page.page.locator("#renewgeo-title h1").inner_text() == n2
+        assert page.page.locator("#renewgeo-legend img, #renewgeo-title img").count() == 0
 
 
 @pytest.mark.realdata
