@@ -4,10 +4,10 @@ An analysis is a module with a settings section (:mod:`renewgeo.settings`) and o
 function ``compute(ctx) -> Result``, registered once with :func:`register`::
 
     register(Analysis(
-        name="area", help="floor area by use, zone and status", compute=compute,
-        settings=AreaSettings, requires=("release",),
-        columns={"buildings": ("footprint_m2", "gfa_m2", "gfa_source", "floors_used")},
-        layers={...: Presentation(...)},      # every result layer, with its style
+        name="walk", help="walking access to services", compute=compute,
+        settings=WalkSettings, requires=("area",),
+        columns={"buildings": ("walk_*", "daily_dist_m", ...)},    # what it adds to input layers
+        layers={"isochrones": Presentation(...), ...},              # every result layer, with its style
     ))
 
 Everything else follows from the registration: ``renewgeo run`` runs the registered
@@ -22,6 +22,7 @@ A :class:`Result` holds new layers, new columns for input layers (indexed like
 
 from __future__ import annotations
 
+import graphlib
 import html
 import logging
 from collections.abc import Callable, Mapping
@@ -91,6 +92,9 @@ class Analysis:
     requires : tuple of str
         Analyses that must run first; their results are in ``ctx.upstream`` (those
         that do not apply to the project are skipped, and missing from it).
+    wants : callable, optional
+        ``wants(project) -> names``: further analyses this one needs for this project
+        (the targets ledger needs those whose layers and columns the targets name).
     applies : callable
         ``applies(project) -> None`` when the analysis can run, else the reason it cannot.
     layers : mapping of str to Presentation
@@ -123,6 +127,7 @@ class Analysis:
     compute: Callable[[Context], Result]
     settings: type[Section] | None = None
     requires: tuple[str, ...] = ()
+    wants: Callable[[Project], tuple[str, ...]] | None = None
     applies: Callable[[Project], str | None] = _always
     layers: Mapping[str, Presentation] = field(default_factory=dict)
     layer_kinds: Mapping[str, str] = field(default_factory=dict)
@@ -146,7 +151,8 @@ def register(analysis: Analysis) -> Analysis:
     Raises
     ------
     TypeError
-        For a name used twice, an unknown dependency, a layer or table name clash.
+        For a name used twice, an unknown dependency, a layer name clash (nothing is
+        registered then).
     """
     if analysis.name in REGISTRY:
         raise TypeError(f"analysis {analysis.name!r} is registered twice")
@@ -159,6 +165,7 @@ def register(analysis: Analysis) -> Analysis:
         owner = next((a.name for a in REGISTRY.values() if name in a.layers), None)
         if owner or name in KINDS:
             raise TypeError(f"analysis {analysis.name!r}: layer name {name!r} is taken by {owner or 'an input kind'}")
+    for name in analysis.layers:
         kind = analysis.layer_kinds.get(name, name)
         RESULT_LAYERS[name] = ResultLayer(name, kind, tuple(analysis.layer_columns.get(name, ())), analysis.name)
     for kind, cols in analysis.columns.items():
@@ -168,20 +175,27 @@ def register(analysis: Analysis) -> Analysis:
     return analysis
 
 
-def closure(names: list[str] | tuple[str, ...]) -> list[str]:
-    """The analyses ``names`` need, in run (registration) order, themselves included."""
-    want: set[str] = set()
-
-    def add(n: str) -> None:
-        if n in want:
-            return
-        want.add(n)
-        for r in REGISTRY[n].requires:
-            add(r)
-
-    for n in names:
-        add(n)
-    return [n for n in REGISTRY if n in want]
+def closure(names: list[str] | tuple[str, ...], project: Project | None = None) -> list[str]:
+    """The analyses ``names`` need (for ``project``), themselves included, in an order that runs each after what it needs."""
+    graph: dict[str, set[str]] = {}
+    todo = list(names)
+    while todo:
+        n = todo.pop()
+        if n in graph:
+            continue
+        a = REGISTRY[n]
+        deps = set(a.requires) | (set(a.wants(project)) if a.wants is not None and project is not None else set())
+        graph[n] = deps
+        todo.extend(deps)
+    rank = {n: i for i, n in enumerate(REGISTRY)}
+    sorter = graphlib.TopologicalSorter(graph)
+    sorter.prepare()
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=rank.__getitem__)  # registration order among equals: a stable run order
+        order.extend(ready)
+        sorter.done(*ready)
+    return order
 
 
 # ------------------------------------------------------------------------- context
@@ -255,6 +269,7 @@ class RunResult:
     skipped: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    _cache: dict[tuple[str, tuple[str, ...]], gpd.GeoDataFrame] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
@@ -284,8 +299,11 @@ class RunResult:
         return list(dict.fromkeys(k for r in self.results.values() for k in r.columns))
 
     def layer(self, kind: str) -> gpd.GeoDataFrame:
-        """The input layer(s) of ``kind`` with every column the analyses added."""
-        return enriched(self.project, kind, self.results.values())
+        """The input layer(s) of ``kind`` with every column the analyses added (built once per set of results)."""
+        key = (kind, tuple(self.results))
+        if key not in self._cache:
+            self._cache[key] = enriched(self.project, kind, self.results.values())
+        return self._cache[key]
 
     def output_layers(self) -> dict[str, gpd.GeoDataFrame]:
         """Every layer a run writes: the inputs (enriched where analyses added columns) and the results."""
@@ -326,9 +344,10 @@ class RunResult:
         return out
 
     def __repr__(self) -> str:
+        n_layers = sum(len(r.layers) for r in self.results.values())
         return (f"<RunResult {self.project.name!r}: ran {list(self.results)}"
                 + (f", skipped {list(self.skipped)}" if self.skipped else "")
-                + f"; {len(self.layers)} result layers, {len(self.tables)} tables, {len(self.grids)} grids>")
+                + f"; {n_layers} result layers, {len(self.tables)} tables, {len(self.grids)} grids>")
 
     def _repr_html_(self) -> str:
         items = "".join(

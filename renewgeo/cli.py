@@ -34,25 +34,29 @@ import pandas as pd
 from renewgeo import datasets
 from renewgeo import io as rio
 from renewgeo._config import options
-from renewgeo._errors import CRSError, ProjectFileError, ReadError, RenewgeoError, ValidationError
+from renewgeo._errors import CRSError, ProjectFileError, ReadError, RenewgeoError, ValidationError, WriteError
 from renewgeo._version import __version__
-from renewgeo.analysis import REGISTRY, Analysis, closure
-from renewgeo.pipeline import previous_run, run_analyses, write_run
+from renewgeo.analysis import REGISTRY, Analysis
+from renewgeo.pipeline import run_project, safe_name
 from renewgeo.project import Project, load_project, validate_project
 from renewgeo.settings import SECTIONS, Settings, describe, toml_value
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAIL, EXIT_INVALID = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 # ------------------------------------------------------------------------- options
 def _value(text: str) -> Any:
-    """A ``--set`` value: TOML (numbers, true/false, lists, quoted text), else the text itself."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
+    """A ``--set`` value: TOML (numbers, true/false, [lists], quoted text); ``300,500`` is a list; else the text itself."""
+    for candidate in (text, f"[{text}]" if "," in text else None):
+        if candidate is None:
+            continue
+        try:
+            return tomllib.loads(f"v = {candidate}")["v"]
+        except tomllib.TOMLDecodeError:
+            continue
+    return [t.strip() for t in text.split(",")] if "," in text else text
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -75,14 +79,33 @@ def _flags_of(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _load(args: argparse.Namespace, path: Path) -> Project:
-    project = load_project(path, repair=args.repair, settings=_overrides(args))
+    project = load_project(path, repair=args.repair, overrides=_overrides(args))
     if project.report.warnings and not args.quiet:
         print(project.report.format(severity="warning"), file=sys.stderr)
     return project
 
 
 def _out(args: argparse.Namespace, project: Project) -> Path:
-    return Path(args.out) if args.out else Path("renewgeo-output") / project.name
+    return Path(args.out) if args.out else Path("renewgeo-output") / safe_name(project.name)
+
+
+def _say(args: argparse.Namespace) -> Any:
+    def say(message: str) -> None:
+        if not args.quiet:
+            print(f"renewgeo: {message}", file=sys.stderr)
+    return say
+
+
+def _maps_dir(args: argparse.Namespace) -> Path | None:
+    """The --maps-dir folder, made now: a folder that cannot be made fails before the long work, not after."""
+    if not getattr(args, "maps_dir", None):
+        return None
+    folder = Path(args.maps_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"--maps-dir {folder}: cannot create the folder ({exc}); choose another --maps-dir.") from None
+    return folder
 
 
 def _print_files(project_name: str, files: dict[str, Path]) -> None:
@@ -101,10 +124,10 @@ def _print_notes(notes: list[str]) -> None:
 # ------------------------------------------------------------------------- commands
 def _cmd_run(args: argparse.Namespace, project_path: Path) -> int:
     project = _load(args, project_path)
-    run = run_analyses(project, settings=_overrides(args), progress=not args.quiet)
-    files = write_run(run, _out(args, project), maps_dir=args.maps_dir, wait_s=args.wait, progress=not args.quiet)
+    run = run_project(project, _out(args, project), maps_dir=_maps_dir(args), wait_s=args.wait, progress=not args.quiet,
+                      notify=_say(args))
     _print_notes(run.notes)
-    _print_files(project.name, files)
+    _print_files(project.name, run.files)
     return EXIT_OK
 
 
@@ -114,32 +137,21 @@ def _cmd_analysis(args: argparse.Namespace, analysis: Analysis) -> int:
     if why:
         print(f"renewgeo: {analysis.name} does not apply to project {project.name!r}: {why}", file=sys.stderr)
         return EXIT_INVALID
-    out = _out(args, project)
-    wanted = [analysis.name, *analysis.includes]
-    overrides = _overrides(args)
-    prev = previous_run(out)
-    if prev is not None and prev.get("project", {}).get("name") == project.name:
-        # keep the folder one consistent run: what the earlier run held is recomputed with the new inputs
-        extra = [n for n in prev.get("analyses", {}) if n in REGISTRY and n not in closure(wanted)]
-        if extra:
-            print(f"renewgeo: {out} holds {', '.join(extra)} from an earlier run; recomputing them so that the folder stays one "
-                  "consistent run (choose another --out for this analysis alone)", file=sys.stderr)
-        wanted += extra
-        overrides = {**prev.get("overrides", {}), **overrides}
-    run = run_analyses(project, wanted, settings=overrides, progress=not args.quiet)
-    for name in [analysis.name, *analysis.includes]:
+    asked = [analysis.name, *analysis.includes]
+    run = run_project(project, _out(args, project), analyses=asked, keep_other_analyses=True, maps_dir=_maps_dir(args),
+                      wait_s=args.wait, progress=not args.quiet, notify=_say(args))
+    for name in asked:
         a = REGISTRY[name]
         if name in run.results and a.report is not None:
             print(f"{project.title}: {name}")
             print(a.report(run.results[name]))
-    files = write_run(run, out, maps_dir=getattr(args, "maps_dir", None), wait_s=args.wait, progress=not args.quiet)
     _print_notes(run.notes)
-    _print_files(project.name, files)
+    _print_files(project.name, run.files)
     return EXIT_OK
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    report = validate_project(args.project, repair=args.repair, settings=_overrides(args))
+    report = validate_project(args.project, repair=args.repair, overrides=_overrides(args))
     print(report.format())
     return EXIT_OK if report.ok else EXIT_INVALID
 
@@ -150,9 +162,11 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     with pd.option_context("display.max_colwidth", 70, "display.width", 220, "display.max_rows", 500):
         for name, rows in table.groupby("section", sort=False):
             print(f"[{name}]    # {SECTIONS[str(name)].title}")
-            for r in rows.itertuples():
-                mark = "*" if r.changed else " "
-                print(f" {mark} {r.key} = {toml_value(r.value)}    # {r.doc}" + (f" (default {toml_value(r.default)})" if r.changed else ""))
+            for r in rows.to_dict("records"):
+                mark = "*" if r["changed"] else " "
+                was = f"; was {r['replaces']}" if r["replaces"] else ""
+                default = f" (default {toml_value(r['default'])})" if r["changed"] else ""
+                print(f" {mark} {r['key']} = {toml_value(r['value'])}    # {r['doc']}{default}{was}")
     return EXIT_OK
 
 
@@ -230,8 +244,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``renewgeo`` command; returns the exit code."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if getattr(args, "quiet", False):
+    quiet = getattr(args, "quiet", False)
+    level = logging.INFO if args.verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # the commands print the validation report themselves
+        logging.getLogger("renewgeo.project").setLevel(logging.ERROR)
+    if quiet:
         options.progress = False
     try:
         with warnings.catch_warnings():
@@ -249,6 +267,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into head or less, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except KeyboardInterrupt:
+        print("renewgeo: interrupted; the output folder was left as it was before this run.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:  # the machine, not renewgeo: a full disk, a file another program holds ...
+        print(f"renewgeo: {exc}; nothing was changed in the output folder.", file=sys.stderr)
+        return EXIT_FAIL
     except Exception as exc:  # a bug: say so plainly, the traceback only on request
         if args.verbose:
             raise

@@ -592,8 +592,15 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[s
 
 
 # --------------------------------------------------------------------------- info
+_NO_GEOMETRY = "table (no geometry)"  # the geometry_type info() gives a table without geometry
+
+
 def info(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Describe the layers of a file: name, geometry type, CRS, feature count, bounds, columns.
+
+    Tables without geometry (the ``layer_styles`` of a GeoPackage written by
+    :func:`renewgeo.qgis.write_gpkg`, say) come after the layers, with the geometry type
+    ``"table (no geometry)"``, their rows as ``features`` and ``"-"`` for CRS and bounds.
 
     Examples
     --------
@@ -605,7 +612,7 @@ def info(path: str | os.PathLike[str]) -> pd.DataFrame:
     p = Path(path)
     if not str(path).startswith("/vsi") and not p.exists():
         raise ReadError(f"{p}: no such file.")
-    rows = []
+    rows, tables = [], []
     try:
         if _kind_of_path(p) == "parquet":
             gdf = gpd.read_parquet(p)
@@ -613,6 +620,11 @@ def info(path: str | os.PathLike[str]) -> pd.DataFrame:
         else:
             for name, _gtype in pyogrio.list_layers(p):
                 meta = pyogrio.read_info(p, layer=name)
+                columns = ", ".join(str(f) for f in meta.get("fields", []))
+                if meta.get("geometry_type") is None:
+                    tables.append({"layer": name, "geometry_type": _NO_GEOMETRY, "crs": "-", "features": int(meta.get("features", -1)),
+                                   "bounds": "-", "columns": columns})
+                    continue
                 crs = meta.get("crs")
                 count = meta.get("features", -1)
                 bounds = meta.get("total_bounds")
@@ -626,14 +638,14 @@ def info(path: str | os.PathLike[str]) -> pd.DataFrame:
                         "crs": _crs_label(crs),
                         "features": int(count),
                         "bounds": None if bounds is None else tuple(round(float(b), 6) for b in bounds),
-                        "columns": ", ".join(str(f) for f in meta.get("fields", [])),
+                        "columns": columns,
                     }
                 )
     except ReadError:
         raise
     except Exception as exc:
         raise ReadError(f"{p}: cannot be read ({exc}).") from None
-    return pd.DataFrame(rows, columns=["layer", "geometry_type", "crs", "features", "bounds", "columns"])
+    return pd.DataFrame(rows + tables, columns=["layer", "geometry_type", "crs", "features", "bounds", "columns"])
 
 
 def _crs_label(crs: Any) -> str | None:

@@ -40,6 +40,7 @@ from renewgeo.analysis import Analysis, Context, Result, register
 from renewgeo.area import AreaSettings
 from renewgeo.crs import require_metric
 from renewgeo.project import Project
+from renewgeo.raster import RasterSettings
 from renewgeo.schemas import KINDS
 from renewgeo.settings import Section, section, setting
 from renewgeo.styles import YEAR_PALETTE, Presentation, Style, add_field_labels
@@ -51,7 +52,7 @@ __all__ = ["PRIORITY", "ReleaseSettings", "compute", "constraint_geometries", "o
 log = logging.getLogger(__name__)
 
 PRIORITY = ("road", "river", "green_corridor", "protected_building", "retained_building", "slope", "setback", "other")
-DEFAULTS = {"road_width_m": 20.0, "river_setback_m": 30.0, "protection_buffer_m": 10.0, "retained_buffer_m": 0.0}
+_RULES = ("road_width_m", "river_setback_m", "protection_buffer_m", "retained_buffer_m")
 
 
 @section
@@ -87,7 +88,7 @@ class ReleaseSettings(Section):
 
     def rules(self) -> dict[str, float]:
         """The buffer rules :func:`constraint_geometries` takes."""
-        return {k: float(getattr(self, k)) for k in DEFAULTS}
+        return {k: float(getattr(self, k)) for k in _RULES}
 
 
 def _num(gdf: pd.DataFrame, col: str) -> np.ndarray:
@@ -128,7 +129,7 @@ def constraint_geometries(constraints: gpd.GeoDataFrame, *, rules: Mapping[str, 
     require_metric(constraints, layer=layer, what="land release")
     if "constraint_type" not in constraints.columns:
         raise SchemaError(f"{layer!r} needs a constraint_type column (road, river, protected_building ...)")
-    r = {**DEFAULTS, **(rules or {})}
+    r = {**ReleaseSettings().rules(), **(rules or {})}
     ctype = constraints["constraint_type"].astype("object").fillna("other").astype(str).to_numpy()
     width = _num(constraints, "width_m")
     buf = _num(constraints, "buffer_m")
@@ -356,7 +357,9 @@ def _constraints(ctx: Context, s: ReleaseSettings) -> tuple[gpd.GeoDataFrame, li
         if slope is None:
             notes.append("[release] max_slope_pct is set but the project has no [rasters] dem: slope is not a constraint")
         else:
-            steep = raster.steep_land(slope, s.max_slope_pct, crs)
+            # the raster analysis drew the steep land already when its limit is the same
+            reuse = ctx.result_layer("steep_land") if ctx.section(RasterSettings).steep_slope_pct == s.max_slope_pct else None
+            steep = reuse if reuse is not None else raster.steep_land(slope, s.max_slope_pct, crs)
             notes.append(f"{len(steep)} polygon(s) of land steeper than {s.max_slope_pct:g} % taken out as slope constraints")
             raw = gpd.GeoDataFrame(pd.concat([raw, steep], ignore_index=True), crs=crs)
     return raw, notes

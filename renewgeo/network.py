@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,8 @@ __all__ = ["Attached", "Network", "NetworkReport", "attach", "build_network", "n
 log = logging.getLogger(__name__)
 
 GRID_M = 1e-3  # snap-rounding grid of the noding: 1 mm
+MAX_SNAP_M = 100.0  # default: points farther than this from every edge are not attached
+SNAP_M = 1.0  # default: line ends closer than this are joined
 MAX_CHORD_ENTRIES = 30
 
 
@@ -89,11 +92,15 @@ class Network:
         ``u``, ``v``, ``length_m``, ``level``, ``kind`` (``line``, ``outline`` or
         ``chord``) and line geometry.
     report : NetworkReport
+    token : str
+        Identifies this network (set when it is made, kept by copies and pickles):
+        :func:`attach` records it, so an attachment is never used on another network.
     """
 
     nodes: gpd.GeoDataFrame
     edges: gpd.GeoDataFrame
     report: NetworkReport
+    token: str = field(init=False, repr=False, compare=False, default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def crs(self) -> Any:
@@ -348,7 +355,7 @@ def _assemble(node_xy: NDArray[np.float64], u: np.ndarray, v: np.ndarray, segs: 
 def build_network(
     lines: gpd.GeoDataFrame | Sequence[gpd.GeoDataFrame],
     *,
-    snap_m: float = 1.0,
+    snap_m: float = SNAP_M,
     walkable_polygons: gpd.GeoDataFrame | None = None,
     tiny_component_m: float = 200.0,
 ) -> Network:
@@ -439,6 +446,8 @@ class Attached:
         Coordinates of every node.
     max_snap_m : float
         The largest connector length the points were attached with.
+    network_token : str
+        The :attr:`Network.token` of the network the points were attached to.
     """
 
     indptr: np.ndarray
@@ -455,6 +464,7 @@ class Attached:
     edge_w: np.ndarray
     node_xy: np.ndarray
     max_snap_m: float
+    network_token: str
 
 
 def _csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -483,7 +493,7 @@ def _nearest_points(tree: shapely.STRtree, edges: np.ndarray, geoms: np.ndarray,
     return edge, pos, conn, src
 
 
-def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeries], *, max_snap_m: float = 100.0) -> Attached:
+def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeries], *, max_snap_m: float = MAX_SNAP_M) -> Attached:
     """Insert points into the network at their projection on the nearest edge.
 
     Each point (for polygons: the point of the polygon nearest to the network, its
@@ -610,6 +620,7 @@ def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeri
         indptr=indptr, indices=indices, weights=weights, n_base=n_base, item_node=item_node, connector_m=connector,
         edge_base=np.concatenate(eb).astype(np.int64), edge_t0=np.concatenate(t0), edge_t1=np.concatenate(t1),
         edge_u=all_u, edge_v=all_v, edge_w=all_w, node_xy=node_xy, max_snap_m=float(max_snap_m),
+        network_token=network.token,
     )
 
 

@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 PRODUCER = "renewgeo"
 _RESERVED = frozenset({"producer", "format", "created_utc", "files"})
-_TEMP_NAMES = ("*.tmp*", "*-journal", "*-wal", "*-shm")  # what an interrupted atomic or SQLite write leaves
+_TEMP_NAMES = (".*.tmp*", "*-journal", "*-wal", "*-shm")  # what an interrupted atomic (hidden .NAME.XXXX.tmp) or SQLite write leaves
+_OPEN_BY_OTHERS = ("*-journal", "*-wal", "*-shm", "~$*", ".~lock.*#")  # SQLite and office programs holding a file of the run open
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
 
 
@@ -61,11 +62,14 @@ class Staging:
         Write the run's files under this folder (any sub-folders).
     out_dir : pathlib.Path
         The output folder it will replace.
+    previous : dict or None
+        The manifest of the run ``out_dir`` holds now (read with the lock held), if any.
     """
 
-    def __init__(self, path: Path, out_dir: Path) -> None:
+    def __init__(self, path: Path, out_dir: Path, previous: dict[str, Any] | None = None) -> None:
         self.path = path
         self.out_dir = out_dir
+        self.previous = previous
         self.committed = False
         self.closed = False  # set when the with-block ends: the lock is gone
 
@@ -169,15 +173,15 @@ def open_output(out_dir: str | os.PathLike[str], *, wait_s: float = 0.0) -> Iter
     if not os.access(out.parent, os.W_OK | os.X_OK):
         raise WriteError(f"{out}: the folder {out.parent} is not writable; choose another --out.")
     with _locked(out, wait_s):
-        _check_target(out)
         _restore(out)
+        previous = _check_target(out)
         _remove_leftovers(out)
         path = out.parent / f".{out.name}.staging-{secrets.token_hex(6)}"
         try:
             path.mkdir()
         except OSError as exc:
             raise WriteError(f"{out}: cannot create the staging folder {path} ({exc}).") from None
-        staging = Staging(path, out)
+        staging = Staging(path, out, previous)
         try:
             yield staging
         finally:
@@ -306,6 +310,9 @@ def _locked(out: Path, wait_s: float) -> Iterator[None]:
     try:
         lock.acquire(timeout=wait_s)
     except filelock.Timeout:
+        if not os.access(out.parent, os.W_OK) or not Path(lock.lock_file).exists():  # no other holder: it cannot be created
+            raise WriteError(f"{out}: cannot create the lock file {lock.lock_file} beside it (the folder {out.parent} "
+                             "cannot be written); choose another --out.") from None
         try:
             who = json.loads(holder.read_text(encoding="utf-8"))
             by = f"pid {who['pid']} on {who['host']}, started {who['started_utc']}; "
@@ -327,26 +334,34 @@ def _locked(out: Path, wait_s: float) -> Iterator[None]:
         lock.release()
 
 
-def _check_target(out: Path) -> None:
-    """Refuse to replace anything but a missing or empty folder or an earlier renewgeo run."""
+def _check_target(out: Path) -> dict[str, Any] | None:
+    """Refuse to replace anything but a missing or empty folder or an earlier renewgeo run; its manifest, if any."""
     if out.is_symlink():
         raise WriteError(
             f"{out} is a symbolic link; renewgeo replaces the output folder whole, which would replace the link, not the "
             f"folder it points to. Give the real folder ({os.path.realpath(out)}) or another --out."
         )
     if not out.exists():
-        return
+        return None
     if not out.is_dir():
         raise WriteError(f"{out} is a file, not a folder; choose a new or empty folder for --out.")
     if next(out.iterdir(), None) is None:
-        return
+        return None
     try:
-        read_manifest(out)
+        manifest = read_manifest(out)
     except ReadError:
         raise WriteError(
             f"{out} exists and is not a renewgeo output folder (no manifest.json written by renewgeo); "
             "choose a new or empty folder for --out, or delete it yourself."
         ) from None
+    listed = set(manifest.get("files", {})) | {MANIFEST}
+    theirs = [r for r in _files(out) if r not in listed and not any(fnmatch.fnmatch(r.rsplit("/", 1)[-1], p) for p in _OPEN_BY_OTHERS)]
+    if theirs:
+        raise WriteError(
+            f"{out} holds files that are not part of its renewgeo run: {theirs[:10]}{' ...' if len(theirs) > 10 else ''}; "
+            "a new run replaces the folder whole, so move them out first (or choose another --out)."
+        )
+    return manifest
 
 
 def _siblings(out: Path, kind: str) -> list[Path]:

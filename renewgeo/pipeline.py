@@ -17,10 +17,9 @@ folder at the same time is refused.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +29,14 @@ from tqdm.auto import tqdm
 from renewgeo import area, land_release, outputs, qgis, raster, targets, walkability, webmap  # noqa: F401
 from renewgeo import io as rio
 from renewgeo._config import options
-from renewgeo._errors import RenewgeoError
+from renewgeo._errors import RenewgeoError, WriteError
 from renewgeo._validate import closest
 from renewgeo._version import __version__
 from renewgeo.analysis import REGISTRY, Analysis, Context, Result, RunResult, closure
 from renewgeo.project import Project
 from renewgeo.settings import Settings
 
-__all__ = ["RunResult", "run_analyses", "run_project", "write_run"]
+__all__ = ["RESERVED_TABLES", "RunResult", "run_analyses", "run_project", "safe_name", "write_run"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,8 @@ def run_analyses(
     project: Project,
     names: Sequence[str] | None = None,
     *,
-    settings: Settings | Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
+    overrides: Mapping[str, Any] | None = None,
     progress: bool | None = None,
 ) -> RunResult:
     """Run analyses (all registered ones by default) and what they need, in dependency order.
@@ -55,10 +55,11 @@ def run_analyses(
     ----------
     project : Project
     names : sequence of str, optional
-        Analyses to run (``["area"]``); the analyses they require run first.
-    settings : Settings or mapping, optional
-        Settings to use instead of the project's, or ``{"section.key": value}``
-        overrides on top of them.
+        Analyses to run (``["area"]``); the analyses they need run first.
+    settings : Settings, optional
+        Settings to use instead of the project's.
+    overrides : mapping, optional
+        ``{"section.key": value}`` on top of them, checked as in project.toml.
     progress : bool, optional
         Show a progress bar (default :data:`renewgeo.options.progress`).
 
@@ -67,6 +68,11 @@ def run_analyses(
     RunResult
         Analyses that do not apply to the project (no parcels for land release, no
         rasters ...) are in ``skipped`` with the reason.
+
+    Raises
+    ------
+    RenewgeoError
+        An unknown analysis name; ``ProjectFileError`` for bad overrides.
 
     Examples
     --------
@@ -80,16 +86,11 @@ def run_analyses(
         if n not in REGISTRY:
             s = closest(n, REGISTRY)
             raise RenewgeoError(f"no analysis {n!r}" + (f" (did you mean {s!r}?)" if s else "") + f"; analyses: {list(REGISTRY)}")
-    overrides: dict[str, Any] = {}
-    if settings is None:
-        resolved = project.settings
-    elif isinstance(settings, Settings):
-        resolved = settings
-    else:
-        overrides = dict(settings)
-        resolved = project.settings.override(overrides)
-    run = RunResult(project=project, settings=resolved, overrides=overrides)
-    order = closure(wanted)
+    resolved = project.settings if settings is None else settings
+    if overrides:
+        resolved = resolved.override(overrides, layers=project.kinds, vocabulary=project.vocabulary)
+    run = RunResult(project=project, settings=resolved, overrides={**project.overrides, **(overrides or {})})
+    order = closure(wanted, project)
     show = options.progress if progress is None else progress
     with tqdm(total=len(order), desc=f"renewgeo {project.name}", disable=not show, unit="step") as bar:
         for name in order:
@@ -105,7 +106,7 @@ def _run_one(a: Analysis, run: RunResult) -> None:
         run.skipped[a.name] = why
         log.info("%s skipped: %s", a.name, why)
         return
-    upstream = {n: run.results[n] for n in closure([a.name]) if n in run.results}
+    upstream = {n: run.results[n] for n in closure([a.name], run.project) if n in run.results}
     ctx = Context(run.project, run.settings, upstream)
     result = a.compute(ctx)
     _check(a, result, ctx, run)
@@ -118,29 +119,40 @@ def _check(a: Analysis, result: Result, ctx: Context, run: RunResult) -> None:
     if undeclared:
         raise TypeError(f"analysis {a.name!r} returned layers {undeclared} it does not declare")
     for kind, cols in result.columns.items():
-        if not cols.index.equals(ctx.layer(kind).index):
+        if not cols.index.equals(ctx.project.layer(kind).index):
             raise TypeError(f"analysis {a.name!r}: its columns for {kind!r} are not indexed like ctx.layer({kind!r})")
-    taken = {t for r in run.results.values() for t in r.tables}
+    taken = {t for r in run.results.values() for t in r.tables} | set(RESERVED_TABLES)
     clash = taken & set(result.tables)
     if clash:
-        raise TypeError(f"analysis {a.name!r} returned tables {sorted(clash)} that another analysis already returned")
+        raise TypeError(f"analysis {a.name!r} returned tables {sorted(clash)} that another analysis (or the run) already names")
 
 
 # --------------------------------------------------------------------------- writing
-def _safe_name(name: str) -> str:
+RESERVED_TABLES = ("layers", "validation")  # every run writes these two: the project's layers and its validation report
+
+
+def safe_name(name: str) -> str:
+    """A file name from a project name: letters (Chinese too), digits, ``.-_``; never a path."""
     return re.sub(r"[^\w.-]+", "_", name, flags=re.UNICODE).strip("._") or "project"
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, tuple | list):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, Mapping):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    return v
 
 
 def _manifest(run: RunResult) -> dict[str, Any]:
     p = run.project
     return {
         "renewgeo_version": __version__,
-        "project": {"name": p.name, "title": p.title, "root": str(p.root) if p.root else None,
-                    "toml_sha256": hashlib.sha256(p.toml_text.encode()).hexdigest() if p.toml_text else None,
+        "project": {"name": p.name, "title": p.title, "root": str(p.root) if p.root else None, "toml_sha256": p.toml_sha256,
                     "layers": {n: {"kind": p.kinds[n], "features": len(g), "source": p.sources.get(n, "")} for n, g in p.layers.items()}},
         "settings": run.settings.to_dict(),
         "settings_sha256": run.settings.sha256(),
-        "overrides": {k: v if isinstance(v, str | int | float | bool) else str(v) for k, v in run.overrides.items()},
+        "overrides": _jsonable(run.overrides),
         "analyses": {name: {"layers": list(r.layers), "tables": list(r.tables), "grids": list(r.grids),
                             "columns": {k: list(map(str, c.columns)) for k, c in r.columns.items()}, "notes": r.notes}
                      for name, r in run.results.items()},
@@ -157,23 +169,12 @@ def _workbooks(run: RunResult) -> dict[str, list[str]]:
     return books
 
 
-def write_run(run: RunResult, out_dir: str | Path, *, maps_dir: str | Path | None = None, wait_s: float = 0.0,
-              progress: bool | None = None) -> dict[str, Path]:
-    """Write a run into ``out_dir`` as one unit (see the module docstring); returns the files by key.
-
-    Raises
-    ------
-    WriteError
-        The folder cannot be written, is not a renewgeo output folder, or another run
-        is writing it (``OutputBusyError``); the previous run, if any, is left intact.
-    """
+def _write_into(run: RunResult, base: Path, show: bool) -> dict[str, Path]:
+    """Every file of a run under ``base`` (a staging folder); returns them by key."""
     project = run.project
     tables = {"layers": project.summary(), "validation": project.report.to_frame(), **run.tables}
-    show = options.progress if progress is None else progress
-    with outputs.open_output(Path(out_dir), wait_s=wait_s) as staging, \
-            tqdm(total=4, desc=f"writing {project.name}", disable=not show, unit="step") as bar:
-        base = staging.path
-        files: dict[str, Path] = {}
+    files: dict[str, Path] = {}
+    with tqdm(total=4, desc=f"writing {project.name}", disable=not show, unit="step") as bar:
         files["results"] = qgis.write_gpkg(run.output_layers(), base / "results.gpkg", kinds=run.kinds(),
                                            presentations=run.presentations())
         bar.update()
@@ -185,16 +186,64 @@ def write_run(run: RunResult, out_dir: str | Path, *, maps_dir: str | Path | Non
         for name, grid in run.grids.items():
             files[f"raster:{name}"] = raster.write_cog(grid, base / "rasters" / f"{name}.tif")
         bar.update()
-        files["map"] = webmap.save_map(webmap.meeting_map(project, run), base / "maps" / f"{_safe_name(project.name)}.html")
+        files["map"] = webmap.save_map(webmap.meeting_map(project, run), base / "maps" / f"{safe_name(project.name)}.html")
         bar.update()
+    return files
+
+
+def _commit(run: RunResult, staging: outputs.Staging, maps_dir: str | Path | None, show: bool) -> dict[str, Path]:
+    """Write the run into the staging folder, commit it, copy the map (all with the lock held)."""
+    base = staging.path
+    try:
+        files = _write_into(run, base, show)
         final = staging.commit(_manifest(run))
-    out = {k: final / p.relative_to(base) for k, p in files.items()}
-    out["manifest"] = final / "manifest.json"
-    if maps_dir is not None:
-        out["map_copy"] = outputs.copy_file_atomic(out["map"], Path(maps_dir) / out["map"].name)
+        out = {k: final / p.relative_to(base) for k, p in files.items()}
+        out["manifest"] = final / "manifest.json"
+        if maps_dir is not None:
+            out["map_copy"] = outputs.copy_file_atomic(out["map"], Path(maps_dir) / out["map"].name)
+    except OSError as exc:  # a full disk, a folder removed under us ...
+        raise WriteError(f"{staging.out_dir}: writing the run failed ({exc}); the previous run, if any, is as it was.") from None
     run.files = out
-    log.info("run of %s written to %s", project.name, final)
+    log.info("run of %s written to %s", run.project.name, final)
     return out
+
+
+def write_run(run: RunResult, out_dir: str | Path, *, maps_dir: str | Path | None = None, wait_s: float = 0.0,
+              progress: bool | None = None) -> dict[str, Path]:
+    """Write a run into ``out_dir`` as one unit (see the module docstring); returns the files by key.
+
+    Raises
+    ------
+    WriteError
+        The folder cannot be written, is not a renewgeo output folder (or holds files
+        of the user's besides a run), or another run is writing it (``OutputBusyError``);
+        the previous run, if any, is left intact.
+    """
+    show = options.progress if progress is None else progress
+    with outputs.open_output(Path(out_dir), wait_s=wait_s) as staging:
+        return _commit(run, staging, maps_dir, show)
+
+
+def _with_previous(project: Project, names: list[str] | None, staging: outputs.Staging, keep: bool) -> tuple[list[str] | None, list[str]]:
+    """The analyses to run given the run ``out_dir`` holds, and what to tell the user about it."""
+    prev = staging.previous
+    if prev is None:
+        return names, []
+    out, before = staging.out_dir, prev.get("project", {}).get("name")
+    if before != project.name:
+        return names, [f"{out} held a run of project {before!r}; it is replaced by this run of {project.name!r}"]
+    msgs = []
+    dropped = {k: v for k, v in prev.get("overrides", {}).items() if project.overrides.get(k) != v}
+    if dropped:
+        msgs.append(f"the earlier run in {out} used --set {', '.join(f'{k}={v}' for k, v in dropped.items())}; this run uses "
+                    "project.toml and this command's options only (repeat --set to keep them)")
+    if not keep or names is None:
+        return names, msgs
+    extra = [n for n in prev.get("analyses", {}) if n in REGISTRY and n not in closure(names, project)]
+    if extra:
+        msgs.append(f"{out} holds {', '.join(extra)} from an earlier run; recomputing them so that the folder stays one "
+                    "consistent run (choose another --out for this analysis alone)")
+    return [*names, *extra], msgs
 
 
 def run_project(
@@ -202,12 +251,14 @@ def run_project(
     out_dir: str | Path,
     *,
     analyses: Sequence[str] | None = None,
-    settings: Settings | Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    keep_other_analyses: bool = False,
     maps_dir: str | Path | None = None,
     progress: bool | None = None,
     wait_s: float = 0.0,
+    notify: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Run the analyses and write results, tables, rasters and the map into ``out_dir``.
+    """Run the analyses and write results, tables, rasters and the map into ``out_dir``, under one lock.
 
     Parameters
     ----------
@@ -217,31 +268,37 @@ def run_project(
         Output folder: created, or replaced whole when it holds an earlier run.
     analyses : sequence of str, optional
         Only these analyses (and what they need); default all.
-    settings : Settings or mapping, optional
-        As for :func:`run_analyses`.
+    overrides : mapping, optional
+        ``{"section.key": value}`` on top of the project's settings.
+    keep_other_analyses : bool
+        With ``analyses``: also recompute the other analyses the run in ``out_dir`` held
+        (same project), so that the folder stays one consistent run (``renewgeo area``).
     maps_dir : path-like, optional
         Also copy the HTML map here.
     progress : bool, optional
         Show a progress bar (default :data:`renewgeo.options.progress`).
     wait_s : float
         How long to wait for another run writing the same folder before giving up.
+    notify : callable, optional
+        Receives what the user should know about the folder (default: the log).
 
     Returns
     -------
     RunResult
         With ``files`` filled in.
+
+    Raises
+    ------
+    WriteError
+        As for :func:`write_run`; raised before any computation when the folder is busy
+        or cannot be written.
     """
-    run = run_analyses(project, analyses, settings=settings, progress=progress)
-    write_run(run, out_dir, maps_dir=maps_dir, wait_s=wait_s, progress=progress)
+    show = options.progress if progress is None else progress
+    say = notify or log.warning
+    with outputs.open_output(Path(out_dir), wait_s=wait_s) as staging:
+        names, msgs = _with_previous(project, None if analyses is None else list(analyses), staging, keep_other_analyses)
+        for m in msgs:
+            say(m)
+        run = run_analyses(project, names, overrides=overrides, progress=show)
+        _commit(run, staging, maps_dir, show)
     return run
-
-
-def previous_run(out_dir: str | Path) -> dict[str, Any] | None:
-    """The manifest of the complete run in ``out_dir``, or None (no folder, not complete, not ours)."""
-    out = Path(out_dir)
-    if not (out / "manifest.json").is_file() or outputs.verify(out):
-        return None
-    try:
-        return outputs.read_manifest(out)
-    except RenewgeoError:
-        return None

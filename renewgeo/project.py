@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import hashlib
 import html
 import logging
 import os
@@ -73,6 +74,11 @@ __all__ = ["LayerSpec", "LifeCircle", "Project", "RasterSpec", "Target", "load_p
 log = logging.getLogger(__name__)
 
 TARGET_UNITS = ("m2", "ha", "mu", "km2", "m", "km", "count", "spaces", "places", "pct")
+UNIT_ALIASES = {"平方米": "m2", "平米": "m2", "㎡": "m2", "sqm": "m2", "公顷": "ha", "亩": "mu", "平方公里": "km2", "米": "m", "公里": "km",
+                "千米": "km", "个": "count", "栋": "count", "处": "count", "户": "count", "车位": "spaces", "个车位": "spaces",
+                "位": "places", "%": "pct", "percent": "pct"}
+_KEY_CODES = ("bad_project", "bad_project", "bad_project")
+_TARGET_CODES = ("bad_target", "bad_target", "bad_target")
 _MEASURE = re.compile(r"^(count|area|length|gfa|sum\((?P<col>[A-Za-z_][A-Za-z0-9_]*)\))$")
 RASTER_ROLES = ("dem", "red", "nir", "other")
 _TABLES = ("project", "layers", "targets", "vocabulary", "life_circles", "rasters", "thresholds")
@@ -136,7 +142,7 @@ class Target:
     layer: str = setting(doc="the layer (or result layer) measured", example='"buildings"')
     measure: str = setting(doc="count, area, length, gfa or sum(COLUMN)", example='"sum(gfa_m2)"')
     value: float = setting(doc="the target value", example="180000")
-    unit: str = setting(doc="unit of the value", choices=TARGET_UNITS, example='"m2"')
+    unit: str = setting(doc="unit of the value", choices=TARGET_UNITS, example='"m2"', aliases=UNIT_ALIASES)
     label: str = setting("", "label in English")
     label_zh: str = setting("", "label in Chinese")
     where: dict[str, Any] = setting({}, "filter: column = value or list of values", example='{ treatment = ["full_renovation"] }')
@@ -202,6 +208,10 @@ class Project:
     rasters : dict of str to RasterSpec
     life_circles : list of dict, optional
         ``[[life_circles]]`` when the project gives its own.
+    overrides : dict
+        The ``{"section.key": value}`` overrides applied on top of project.toml.
+    toml_sha256 : str or None
+        The sha256 of the project.toml file's bytes.
     report : ValidationReport
         Warnings found while loading (errors stop the load).
     """
@@ -224,7 +234,8 @@ class Project:
         illustrative: bool = False,
         life_circles: Sequence[Mapping[str, Any]] | None = None,
         rasters: Mapping[str, RasterSpec] | None = None,
-        toml_text: str | None = None,
+        toml_sha256: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.crs = crs
@@ -241,7 +252,8 @@ class Project:
         self.illustrative = illustrative
         self.life_circles = [dict(c) for c in life_circles] if life_circles else None
         self.rasters: dict[str, RasterSpec] = dict(rasters or {})
-        self.toml_text = toml_text
+        self.toml_sha256 = toml_sha256
+        self.overrides = dict(overrides or {})
 
     # ------------------------------------------------------------------ access
     def __getitem__(self, name: str) -> gpd.GeoDataFrame:
@@ -434,7 +446,13 @@ class Project:
             else:
                 raw[lname] = gdf
             specs.append(spec)
-        doc = {**(settings or {}), "targets": list(targets), "vocabulary": dict(vocabulary or {})}
+        for sec in settings or {}:
+            if sec not in SECTIONS:
+                s_ = closest(str(sec), SECTIONS)
+                report.extend([Problem("error", "settings", f"no settings section {sec!r}", f"use one of {sorted(SECTIONS)}"
+                                       + (f" (did you mean {s_!r}?)" if s_ else ""), code="unknown_setting")])
+        doc = {**{k: v for k, v in (settings or {}).items() if k in SECTIONS}, "targets": list(targets),
+               "vocabulary": dict(vocabulary or {})}
         if thresholds is not None:
             doc["thresholds"] = dict(thresholds)
         tables = _Tables.parse(doc, report, None)
@@ -444,18 +462,21 @@ class Project:
 
 # ---------------------------------------------------------------------- loading
 def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """The document and the sha256 of the file's bytes."""
     if path.is_dir():
         path = path / "project.toml"
     if not path.exists():
         raise ProjectFileError(
             f"{path}: no project.toml here. A project is a folder with a project.toml; "
-            "see renewgeo.datasets.get_path('chuangchuangyi') for an example."
+            "renewgeo demo runs the bundled example, whose project.toml shows the form."
         )
     try:
-        text = path.read_text(encoding="utf-8")
-        return tomllib.loads(text), text
+        data = path.read_bytes()
+        return tomllib.loads(data.decode("utf-8")), hashlib.sha256(data).hexdigest()
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ProjectFileError(f"{path}: not valid TOML ({exc}); fix the line named.") from None
+        hint = (' Names with Chinese characters, spaces or dots must be quoted: [layers."用地"].'
+                if "Invalid initial character for a key" in str(exc) or "Expected ']'" in str(exc) else "")
+        raise ProjectFileError(f"{path}: not valid TOML ({exc}); fix the line named.{hint}") from None
 
 
 def _err(layer: str, message: str, fix: str, file: str | None, code: str = "bad_project", column: str | None = None) -> Problem:
@@ -471,7 +492,6 @@ class _Tables:
     vocabulary: Vocabulary
     life_circles: list[dict[str, Any]] | None
     rasters_raw: Any
-    deprecations: list[str]
 
     @classmethod
     def parse(cls, doc: Mapping[str, Any], report: ValidationReport, file: str | None) -> _Tables:
@@ -479,9 +499,10 @@ class _Tables:
         report.extend(probs)
         for msg in deprecations:
             warnings.warn(f"{file or 'project settings'}: {msg}", FutureWarning, stacklevel=4)
-            report.extend([Problem("warning", "project.toml", msg, "move the key to the section named", file=file,
-                                   code="deprecated_setting")])
-        vocab, vprobs = parse_record(Vocabulary, doc.get("vocabulary", {}), where="[vocabulary]", file=file)
+            report.extend([Problem("warning", "project.toml", msg, "move the key as the message says; "
+                                   "renewgeo settings lists every setting", file=file, code="deprecated_setting")])
+        vocab, vprobs = parse_record(Vocabulary, doc.get("vocabulary", {}), where="[vocabulary]", file=file, codes=_KEY_CODES,
+                                     noun="key")
         report.extend(vprobs)
         targets = doc.get("targets", [])
         if not isinstance(targets, list):
@@ -489,7 +510,7 @@ class _Tables:
                                 "bad_target")])
             targets = []
         return cls(settings, targets, vocab or Vocabulary(), _parse_life_circles(doc.get("life_circles"), report, file),
-                   doc.get("rasters", {}), deprecations)
+                   doc.get("rasters", {}))
 
 
 def _parse_life_circles(raw: Any, report: ValidationReport, file: str | None) -> list[dict[str, Any]] | None:
@@ -502,11 +523,12 @@ def _parse_life_circles(raw: Any, report: ValidationReport, file: str | None) ->
     out = []
     for i, t in enumerate(raw):
         name = t.get("name", f"#{i + 1}") if isinstance(t, Mapping) else f"#{i + 1}"
-        rec, probs = parse_record(LifeCircle, t, where=f"life circle {name!r}:", file=file, code="bad_life_circle",
-                                  layer="life_circles")
+        rec, probs = parse_record(LifeCircle, t, where=f"life circle {name!r}:", file=file, codes=("bad_life_circle",) * 3,
+                                  noun="key", layer="life_circles")
         report.extend(probs)
         if rec is not None:
-            out.append({**dataclasses.asdict(rec), "required": [[r] if isinstance(r, str) else list(r) for r in rec.required]})
+            d = {k: v for k, v in dataclasses.asdict(rec).items() if v is not None}
+            out.append({**d, "required": [[r] if isinstance(r, str) else list(r) for r in rec.required]})
     return out
 
 
@@ -521,14 +543,19 @@ def _parse_specs(layers: Any, report: ValidationReport, tomlfile: str) -> list[L
             report.extend([_err(lname, f"[layers.{lname}] must be a table", "write it as [layers.NAME] with file = ...", tomlfile)])
             continue
         kind = tbl.get("kind", lname)
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             s = closest(str(kind), KINDS)
             report.extend([_err(lname, f"unknown layer kind {kind!r}", f"set kind = one of {sorted(KINDS)}" + (f" (did you mean {s!r}?)" if s else ""),
                                 tomlfile, "unknown_kind")])
             continue
+        if lname in RESULT_LAYERS:
+            report.extend([_err(lname, f"the layer name {lname!r} is the name of a result layer of the "
+                                f"{RESULT_LAYERS[lname].analysis} analysis", f"rename [layers.{lname}], e.g. [layers.{lname}_input]",
+                                tomlfile, "reserved_name")])
+            continue
         spec, probs = parse_record(LayerSpec, {**tbl, "name": str(lname), "kind": kind}, where=f"[layers.{lname}]", file=tomlfile,
-                                   code="bad_project", layer=str(lname))
-        report.extend([dataclasses.replace(p, message=p.message.replace("has no setting", "unknown key")) for p in probs])
+                                   codes=_KEY_CODES, noun="key", layer=str(lname))
+        report.extend(probs)
         if spec is not None:
             specs.append(spec)
     return specs
@@ -577,8 +604,9 @@ def _parse_targets(raw: Sequence[Any], layers: Mapping[str, gpd.GeoDataFrame], k
     seen: set[str] = set()
     for i, t in enumerate(raw):
         tid = str(t.get("id", f"#{i + 1}")) if isinstance(t, Mapping) else f"#{i + 1}"
-        target, probs = parse_record(Target, t, where=f"target {tid!r}:", file=tomlfile, code="bad_target", layer="targets")
-        report.extend([dataclasses.replace(p, message=p.message.replace("has no setting", "unknown key")) for p in probs])
+        target, probs = parse_record(Target, t, where=f"target {tid!r}:", file=tomlfile, codes=_TARGET_CODES, noun="key",
+                                     layer="targets")
+        report.extend(probs)
         checked = target or _partial_target(t, tid)
         if checked is None:
             continue
@@ -602,44 +630,64 @@ def _partial_target(t: Any, tid: str) -> Target | None:
     return Target(id=tid, layer=t["layer"], measure=measure, value=0.0, unit="count", where=where)
 
 
-def _target_frame(lname: str, layers: Mapping[str, gpd.GeoDataFrame], kinds: Mapping[str, str]) -> tuple[pd.DataFrame | None, str, set[str]]:
-    """The frame a target's layer name stands for, its kind and the columns analyses add to it."""
+def _target_frame(lname: str, layers: Mapping[str, gpd.GeoDataFrame], kinds: Mapping[str, str]) -> tuple[pd.DataFrame | None, set[str]]:
+    """The rows a target's layer stands for (None for a result layer made from no input kind) and the columns analyses add."""
     if lname in layers:
-        kind = kinds.get(lname, lname)
-        return layers[lname], kind, set(derived_columns(kind))
+        return layers[lname], set(derived_columns(kinds.get(lname, lname)))
     if lname in RESULT_LAYERS:
         rl = RESULT_LAYERS[lname]
         names = [n for n, k in kinds.items() if k == rl.kind]
         base = layers[names[0]] if len(names) == 1 else None
-        return base, rl.kind, set(rl.columns) | set(derived_columns(rl.kind))
+        return base, set(rl.columns) | set(derived_columns(rl.kind))
     names = [n for n, k in kinds.items() if k == lname]
     if len(names) == 1:
-        return layers[names[0]], lname, set(derived_columns(lname))
-    return None, lname, set()
+        return layers[names[0]], set(derived_columns(lname))
+    return None, set()
 
 
 def _check_target(t: Target, layers: Mapping[str, gpd.GeoDataFrame], kinds: Mapping[str, str]) -> list[tuple[str, str, str, str | None]]:
     """Problems of one parsed target against the project's layers: (message, fix, code, column)."""
-    out: list[tuple[str, str, str, str | None]] = []
-    gdf, _kind, derived = _target_frame(t.layer, layers, kinds)
-    if gdf is None:
-        if t.layer in RESULT_LAYERS:
-            msg = f"names the result layer {t.layer!r}, which needs exactly one {RESULT_LAYERS[t.layer].kind!r} layer"
-            return [(msg, f"add one [layers.NAME] of kind {RESULT_LAYERS[t.layer].kind!r}", "unknown_layer", None)]
+    gdf, derived = _target_frame(t.layer, layers, kinds)
+    if gdf is None and t.layer in RESULT_LAYERS and RESULT_LAYERS[t.layer].kind in KINDS:
+        kind = RESULT_LAYERS[t.layer].kind
+        return [(f"names the result layer {t.layer!r}, which needs exactly one {kind!r} layer",
+                 f"add one [layers.NAME] of kind {kind!r}", "unknown_layer", None)]
+    if gdf is None and t.layer not in RESULT_LAYERS:
         s = closest(t.layer, [*layers, *kinds.values(), *RESULT_LAYERS])
         return [(f"names layer {t.layer!r}, which the project does not have",
-                 f"use one of {sorted(layers)}" + (f" (did you mean {s!r}?)" if s else ""), "unknown_layer", None)]
+                 f"use one of {sorted(layers)} or a result layer {sorted(RESULT_LAYERS)}" + (f" (did you mean {s!r}?)" if s else ""),
+                 "unknown_layer", None)]
+    out: list[tuple[str, str, str, str | None]] = []
     m = _MEASURE.match(t.measure)
     if not m:
         out.append((f"measure {t.measure!r} is not understood", "use count, area, length, gfa or sum(COLUMN)", "bad_target", None))
     needed = list(t.where) + ([m.group("col")] if m and m.group("col") else [])
-    own = [c for c in gdf.columns if c != getattr(gdf, "geometry", pd.Series()).name]
+    own = [c for c in gdf.columns if c != getattr(gdf, "geometry", pd.Series()).name] if gdf is not None else []
     for c in needed:
-        if c in gdf.columns or any(fnmatch.fnmatchcase(c, pat) for pat in derived):
+        if c in own or any(fnmatch.fnmatchcase(c, pat) for pat in derived):
             continue
-        s = closest(c, own)
+        s = closest(c, [*own, *(d for d in derived if "*" not in d)])
         out.append((f"uses column {c!r}, which layer {t.layer!r} does not have",
-                    "use a column of the layer" + (f" (did you mean {s!r}?)" if s else f": {sorted(own)}"), "unknown_column", c))
+                    "use a column of the layer" + (f" (did you mean {s!r}?)" if s else f": {sorted(own) or sorted(derived)}"),
+                    "unknown_column", c))
+    return out
+
+
+def _empty_filters(targets: Sequence[Target], layers: Mapping[str, gpd.GeoDataFrame], tomlfile: str | None) -> list[Problem]:
+    """Warnings for targets whose filter matches no feature of an input layer (the ledger would show 0)."""
+    out = []
+    for t in targets:
+        g = layers.get(t.layer)
+        if g is None or not t.where or any(c not in g.columns for c in t.where):
+            continue
+        hit = pd.Series(True, index=g.index)
+        for col, val in t.where.items():
+            vals = [str(v) for v in (val if isinstance(val, list | tuple) else [val])]
+            hit &= g[col].astype("string").isin(vals).fillna(False).astype(bool)
+        if not hit.any():
+            out.append(Problem("warning", "targets", f"target {t.id!r}: its filter matches no feature of layer {t.layer!r}",
+                               f"check the values in where = {dict(t.where)} against the layer's values", file=tomlfile,
+                               code="empty_filter"))
     return out
 
 
@@ -652,7 +700,8 @@ def _parse_rasters(tables: Any, root: Path | None, tomlfile: str | None, report:
         return out
     for name, t in tables.items():
         table = {"role": name if name in RASTER_ROLES else "other", **t} if isinstance(t, Mapping) else t
-        spec, probs = parse_record(RasterSpec, table, where=f"[rasters.{name}]", file=tomlfile, code="bad_project", layer=str(name))
+        spec, probs = parse_record(RasterSpec, table, where=f"[rasters.{name}]", file=tomlfile, codes=_KEY_CODES, noun="key",
+                                   layer=str(name))
         report.extend(probs)
         if spec is None:
             continue
@@ -732,7 +781,8 @@ def _assemble(
     report: ValidationReport,
     root: Path | None,
     tomlfile: str | None = None,
-    toml_text: str | None = None,
+    toml_sha256: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Project:
     """Shared by load_project and Project.from_layers: CRS, GCJ-02, validation, reprojection, targets."""
     rasters = _parse_rasters(tables.rasters_raw, root, tomlfile, report)
@@ -755,7 +805,13 @@ def _assemble(
                 g = g.to_crs(analysis)
             out_layers[lname] = g
     targets = _parse_targets(tables.targets_raw, out_layers or checked, kinds, report, tomlfile)
-    _check_sections(tables.settings, {s.name: s.kind for s in specs}, vocab, report, tomlfile)
+    report.extend(_empty_filters(targets, out_layers or checked, tomlfile))
+    layer_kinds = {s.name: s.kind for s in specs}
+    _check_sections(tables.settings, layer_kinds, vocab, report, tomlfile)
+    if overrides:
+        tables.settings, probs = tables.settings.checked_override(overrides, layers=layer_kinds, vocabulary=dataclasses.asdict(vocab),
+                                                                  source="command line")
+        report.extend(probs)
     if report.errors or analysis is None:
         raise ValidationError(report)
     for w in report.warnings:
@@ -764,7 +820,7 @@ def _assemble(
         name=meta.name, title=meta.title, title_zh=meta.title_zh, root=root, crs=analysis, layers=out_layers, kinds=kinds,
         targets=targets, settings=tables.settings, vocabulary={k: list(v) for k, v in dataclasses.asdict(vocab).items() if v},
         sources={s.name: s.source_label for s in specs}, report=report, illustrative=meta.illustrative,
-        life_circles=tables.life_circles, rasters=rasters, toml_text=toml_text,
+        life_circles=tables.life_circles, rasters=rasters, toml_sha256=toml_sha256, overrides=overrides,
     )
 
 
@@ -776,8 +832,9 @@ def _check_top(doc: Mapping[str, Any], report: ValidationReport, tomlfile: str) 
             report.extend([_err("project", f"unknown table [{k}] in project.toml",
                                 f"use [project], [layers.NAME], [[targets]], {', '.join(f'[{n}]' for n in SECTIONS)}, [vocabulary], "
                                 "[[life_circles]], [rasters.NAME]" + (f" (did you mean [{s}]?)" if s else ""), tomlfile)])
-    meta, probs = parse_record(ProjectMeta, doc.get("project", {}), where="[project]", file=tomlfile, code="bad_project", layer="project")
-    report.extend([dataclasses.replace(p, message=p.message.replace("has no setting", "unknown key")) for p in probs])
+    meta, probs = parse_record(ProjectMeta, doc.get("project", {}), where="[project]", file=tomlfile, codes=_KEY_CODES, noun="key",
+                               layer="project")
+    report.extend(probs)
     return meta or ProjectMeta()
 
 
@@ -785,7 +842,7 @@ def _load(path: str | os.PathLike[str], *, repair: bool | None, overrides: Mappi
     p = Path(path)
     tomlpath = p / "project.toml" if p.is_dir() else p
     root = tomlpath.parent
-    doc, text = _read_toml(tomlpath)
+    doc, sha = _read_toml(tomlpath)
     tomlfile = str(tomlpath)
     report = ValidationReport()
     meta = _check_top(doc, report, tomlfile)
@@ -802,16 +859,11 @@ def _load(path: str | os.PathLike[str], *, repair: bool | None, overrides: Mappi
             report.extend([_err(spec.name, str(exc), f"fix the path or source under [layers.{spec.name}]", spec.source_label, "unreadable")])
             raw[spec.name] = None
     tables = _Tables.parse(doc, report, tomlfile)
-    if overrides:
-        try:
-            tables.settings = tables.settings.override(overrides, source="command line")
-        except ProjectFileError as exc:
-            report.extend([_err("command line", str(exc).split("\n", 1)[-1], "fix the --set value", None, "bad_setting")])
     return _assemble(meta, specs=specs, raw=raw, crs_spec=meta.crs, tables=tables, report=report, root=root, tomlfile=tomlfile,
-                     toml_text=text)
+                     toml_sha256=sha, overrides=overrides)
 
 
-def load_project(path: str | os.PathLike[str], *, repair: bool | None = None, settings: Mapping[str, Any] | None = None) -> Project:
+def load_project(path: str | os.PathLike[str], *, repair: bool | None = None, overrides: Mapping[str, Any] | None = None) -> Project:
     """Load and validate a project folder (or its ``project.toml``).
 
     Parameters
@@ -821,8 +873,8 @@ def load_project(path: str | os.PathLike[str], *, repair: bool | None = None, se
     repair : bool, optional
         Override ``[project] repair``: repair invalid geometries with
         :func:`shapely.make_valid` (each repair is listed as a warning).
-    settings : mapping, optional
-        Overrides ``{"section.key": value}`` on top of project.toml, checked the same way
+    overrides : mapping, optional
+        ``{"section.key": value}`` on top of project.toml, checked the same way
         (what ``renewgeo run --set walk.speed_m_s=1.2`` passes).
 
     Returns
@@ -843,11 +895,11 @@ def load_project(path: str | os.PathLike[str], *, repair: bool | None = None, se
     >>> p.crs.to_epsg(), len(p["buildings"]), p.settings.area.floor_height_m_by_use["industrial"]
     (4549, 26, 4.5)
     """
-    return _load(path, repair=repair, overrides=settings)
+    return _load(path, repair=repair, overrides=overrides)
 
 
 def validate_project(path: str | os.PathLike[str], *, repair: bool | None = None,
-                     settings: Mapping[str, Any] | None = None) -> ValidationReport:
+                     overrides: Mapping[str, Any] | None = None) -> ValidationReport:
     """Validate a project and return the full report instead of raising.
 
     Examples
@@ -857,7 +909,7 @@ def validate_project(path: str | os.PathLike[str], *, repair: bool | None = None
     True
     """
     try:
-        return _load(path, repair=repair, overrides=settings).report
+        return _load(path, repair=repair, overrides=overrides).report
     except ValidationError as exc:
         return exc.report
 

@@ -22,7 +22,6 @@ import logging
 import math
 import re
 import sqlite3
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -52,7 +51,9 @@ log = logging.getLogger(__name__)
 
 Presentations = Mapping[str, Sequence[tuple[str, Presentation]]]
 
-_RESERVED = {"fid"}
+_RESERVED = {"fid", "geom"}  # fields: the GeoPackage's key and the geometry column GDAL writes
+_RESERVED_LAYERS = {"layer_styles"}  # the styles table written beside the layers
+_RESERVED_PREFIXES = ("gpkg_", "sqlite_")  # table names the GeoPackage and SQLite keep for themselves
 MM_PER_PX = 0.26  # a screen pixel (96 dpi) in QGIS millimetres
 OPEN_END = 1e9  # the upper bound QGIS gets for a graduated class without one (inf)
 _SYMBOL = {"polygon": ("fill", "SimpleFill"), "line": ("line", "SimpleLine"), "point": ("marker", "SimpleMarker")}
@@ -163,17 +164,33 @@ def style_qml(style: Style, gdf: gpd.GeoDataFrame) -> str:
 
 
 def safe_names(layers: Mapping[str, gpd.GeoDataFrame]) -> tuple[dict[str, gpd.GeoDataFrame], list[str]]:
-    """Layer and field names QGIS stores without trouble; the renames made, for a warning.
+    """Layer and field names QGIS stores without trouble; the renames made, for the log.
 
-    Layer names: letters, digits and ``_`` (spaces and dots become ``_``), unique
-    regardless of case. Fields: not ``fid`` (the GeoPackage key), unique regardless of
-    case. Datetimes become UTC-aware.
+    Layer names: letters and digits of any script (``用地`` stays ``用地``) and ``_``; a run
+    of anything else (spaces, dots, dashes ...) becomes one ``_``. Names are unique
+    regardless of case and never those the GeoPackage keeps for itself
+    (``layer_styles``, ``gpkg_...``, ``sqlite_...``). Fields: not ``fid`` or ``geom``
+    (the GeoPackage's key and geometry columns), unique regardless of case. Nothing is
+    refused. Datetimes become UTC-aware.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> g = gpd.GeoDataFrame({"fid": [1]}, geometry=[shapely.Point(0, 0)], crs=4549)
+    >>> safe, renames = safe_names({"用地": g, "分区 A": g, "a.b": g, "A_B": g})
+    >>> list(safe)
+    ['用地', '分区_A', 'a_b', 'A_B_2']
+    >>> renames[:3]
+    ["用地.'fid' -> 'fid_value'", "layer '分区 A' -> '分区_A'", "分区_A.'fid' -> 'fid_value'"]
     """
     out: dict[str, gpd.GeoDataFrame] = {}
     renames: list[str] = []
-    taken: set[str] = set()
+    taken: set[str] = set(_RESERVED_LAYERS)
     for name, gdf in layers.items():
-        safe = _unique(re.sub(r"[^0-9A-Za-z_]+", "_", name).strip("_") or "layer", taken)
+        base = re.sub(r"\W+", "_", str(name)).strip("_") or "layer"
+        if base.lower().startswith(_RESERVED_PREFIXES):
+            base = f"layer_{base}"
+        safe = _unique(base, taken)
         if safe != name:
             renames.append(f"layer {name!r} -> {safe!r}")
         g = gdf.copy()
@@ -281,9 +298,7 @@ def write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path, *, kind
     """
     safe, renames = safe_names(layers)
     if renames:
-        msg = "renamed for QGIS: " + "; ".join(renames)
-        warnings.warn(msg, UserWarning, stacklevel=2)
-        log.warning(msg)
+        log.warning("renamed for QGIS: %s", "; ".join(renames))
     ways = {new: _ways(orig, gdf, (kinds or {}).get(orig, orig), presentations)
             for (orig, gdf), new in zip(layers.items(), safe, strict=True)}
     dest = Path(path)

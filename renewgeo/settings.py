@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import html
 import json
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -66,6 +67,8 @@ class _Spec:
     choices: tuple[str, ...] | None = None
     legacy: str | None = None
     example: str | None = None
+    min_items: int = 0
+    aliases: tuple[tuple[str, str], ...] = ()
 
 
 def setting(
@@ -78,6 +81,8 @@ def setting(
     choices: Iterable[str] | None = None,
     legacy: str | None = None,
     example: str | None = None,
+    min_items: int = 0,
+    aliases: Mapping[str, str] | None = None,
 ) -> Any:
     """Declare one typed setting (a dataclass field with its checks).
 
@@ -96,8 +101,14 @@ def setting(
         The ``[thresholds]`` key this setting replaces (read with a FutureWarning).
     example : str, optional
         A TOML example value for error messages (``"100"``, ``'["road", "river"]'``).
+    min_items : int
+        The fewest items a list may hold.
+    aliases : mapping, optional
+        Words people write for an allowed value (``{"公里": "km"}``): suggested in the fix,
+        never accepted silently.
     """
-    spec = _Spec(doc, ge, gt, le, tuple(choices) if choices is not None else None, legacy, example)
+    spec = _Spec(doc, ge, gt, le, tuple(choices) if choices is not None else None, legacy, example, min_items,
+                 tuple((aliases or {}).items()))
     meta = {_META: spec}
     if isinstance(default, dict):
         frozen = dict(default)
@@ -186,9 +197,13 @@ def convert(tp: Any, value: Any, spec: _Spec) -> Any:
     return _scalar(tp, value, spec)
 
 
+_UNSET = ("none", "unset", "")
+
+
 def _union(tp: Any, value: Any, spec: _Spec) -> Any:
     members = [a for a in get_args(tp) if a is not type(None)]
-    if value is None and len(members) < len(get_args(tp)):
+    optional = len(members) < len(get_args(tp))
+    if optional and (value is None or (isinstance(value, str) and value.strip().lower() in _UNSET)):
         return None
     errors = []
     for m in members:
@@ -206,6 +221,8 @@ def _sequence(tp: Any, value: Any, spec: _Spec) -> tuple[Any, ...]:
     args = get_args(tp)
     if not isinstance(value, list | tuple):
         raise _BadValueError(f"must be a list such as {spec.example or '[1, 2]'}, got {_describe(value)}")
+    if len(value) < spec.min_items:
+        raise _BadValueError(f"must hold at least {spec.min_items} item(s), got {len(value)}", "setting_out_of_range")
     item = args[0]
     out = []
     for i, v in enumerate(value):
@@ -240,14 +257,59 @@ def _spec_of(f: dataclasses.Field[Any]) -> _Spec:
     return spec if isinstance(spec, _Spec) else _Spec(doc="")
 
 
-def _example(f: dataclasses.Field[Any], tp: Any) -> str:
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+_YES = {"yes", "y", "true", "t", "1", "on", "是", "对"}
+_NO = {"no", "n", "false", "f", "0", "off", "否", "不"}
+
+
+def _suggestion(tp: Any, value: Any, spec: _Spec) -> str | None:
+    """What the user probably meant, from what they wrote (a TOML value), or None."""
+    base = _base_type(tp)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if base in (int, float) and (m := _NUMBER.search(text)):
+        return m.group(0).lstrip("+")
+    if base is bool and text.lower() in _YES | _NO:
+        return "true" if text.lower() in _YES else "false"
+    alias = dict(spec.aliases).get(text)
+    if alias:
+        return toml_value(alias)
+    if base is tuple and ("," in text or "，" in text):
+        return toml_value([_number_or_text(x) for x in re.split(r"[,，]", text) if x.strip()])
+    if base is dict and "=" in text:
+        pairs = [p.split("=", 1) for p in re.split(r"[;,，；]", text) if "=" in p]
+        return toml_value({k.strip(): _number_or_text(v) for k, v in pairs})
+    return None
+
+
+def _number_or_text(text: str) -> Any:
+    t = text.strip().strip("'\"")
+    try:
+        return int(t) if t.lstrip("-").isdigit() else float(t)
+    except ValueError:
+        return t
+
+
+def _base_type(tp: Any) -> Any:
+    origin = get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        members = [a for a in get_args(tp) if a is not type(None)]
+        return _base_type(members[0]) if len(members) == 1 else None
+    return {tuple: tuple, dict: dict, Mapping: dict}.get(origin, tp)
+
+
+def _example(f: dataclasses.Field[Any], tp: Any, value: Any = None) -> str:
     spec = _spec_of(f)
+    guess = _suggestion(tp, value, spec)
+    if guess is not None:
+        return guess
     if spec.example:
         return spec.example
     default = f.default if f.default is not dataclasses.MISSING else None
     if default is None and f.default_factory is not dataclasses.MISSING:
         default = f.default_factory()
-    return toml_value(default) if default is not None else {int: "1", float: "1.0", bool: "true", str: '"text"'}.get(tp, "...")
+    return toml_value(default) if default is not None else {int: "1", float: "1.0", bool: "true", str: '"text"'}.get(_base_type(tp), "...")
 
 
 def toml_value(v: Any) -> str:
@@ -265,14 +327,20 @@ def toml_value(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
+SETTING_CODES = ("unknown_setting", "bad_setting", "setting_out_of_range")
+
+
 def parse_record(
     cls: type[R],
     table: Any,
     *,
     where: str,
     file: str | None,
-    code: str = "bad_setting",
     layer: str = "project.toml",
+    codes: tuple[str, str, str] = SETTING_CODES,
+    noun: str = "setting",
+    assign: str = "write {key} = {value}",
+    elsewhere: Mapping[str, str] | None = None,
     partial: bool = False,
 ) -> tuple[R | None, list[Problem]]:
     """Check a TOML table against a dataclass and build it; every problem at once.
@@ -284,13 +352,20 @@ def parse_record(
     table : object
         The table as read from TOML (anything: a wrong type is reported).
     where : str
-        How the table is named in messages, e.g. ``"[walk]"`` or ``"target 'gfa'"``.
+        How the table is named in messages, e.g. ``"[walk]"`` or ``"target 'gfa':"``.
     file : str or None
         The ``project.toml`` path, for messages.
-    code : str
-        Problem code for type and required-key errors (``bad_setting``, ``bad_target`` ...).
     layer : str
         What the problems are filed under (the ``[...]`` of a report line).
+    codes : (str, str, str)
+        Problem codes for an unknown key, a wrong type or missing key, a value out of range.
+    noun : str
+        What a key is called in messages (``"[walk] has no setting 'x'"``).
+    assign : str
+        How a fix sets a value, with ``{key}`` and ``{value}`` (``"--set walk.{key}={value}"``
+        on the command line).
+    elsewhere : mapping, optional
+        Keys of other tables: ``{key: "[walk]"}``, to say where an unknown key belongs.
     partial : bool
         On errors, still build the record from the valid keys (defaults for the rest),
         so that checks needing the whole record can run and report too.
@@ -304,43 +379,48 @@ def parse_record(
     --------
     >>> from renewgeo.settings import parse_record, Settings
     >>> from renewgeo.walkability import WalkSettings
-    >>> obj, probs = parse_record(WalkSettings, {"max_snap_m": "far", "sped_m_s": 1}, where="[walk]", file=None)
+    >>> obj, probs = parse_record(WalkSettings, {"max_snap_m": "80 m", "sped_m_s": 1}, where="[walk]", file=None)
     >>> obj is None, [p.code for p in probs]
     (True, ['unknown_setting', 'bad_setting'])
-    >>> print(probs[0].message)
-    [walk] has no setting 'sped_m_s'
+    >>> [(p.message, p.fix) for p in probs][1]
+    ("[walk] max_snap_m must be a number, got the text '80 m'", 'write max_snap_m = 80')
     """
+    unknown_code, bad_code, range_code = codes
+
     def problem(message: str, fix: str, pcode: str) -> Problem:
         return Problem("error", layer, f"{where} {message}", fix, file=file, code=pcode)
 
     if not isinstance(table, Mapping):
-        return None, [problem(f"must be a table, got {_describe(table)}", f"write it as {where} with key = value lines", code)]
+        return None, [problem(f"must be a table, got {_describe(table)}", f"write it as {where} with key = value lines", bad_code)]
     hints = _hints(cls)
     flds = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
-    probs: list[Problem] = []
-    for key in table:
-        if key not in flds:
-            s = closest(str(key), flds)
-            probs.append(problem(f"has no setting {key!r}", f"did you mean {s!r}?" if s else f"use one of {sorted(flds)}",
-                                 "unknown_setting" if code == "bad_setting" else code))
+    probs = [problem(f"has no {noun} {key!r}", _unknown_fix(str(key), flds, elsewhere or {}), unknown_code)
+             for key in table if key not in flds]
     kwargs: dict[str, Any] = {}
     for name, f in flds.items():
         if name not in table:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                probs.append(problem(f"lacks {name!r}", f"add {name} = {_example(f, hints[name])}", code))
+                probs.append(problem(f"lacks {name!r}", "add " + assign.format(key=name, value=_example(f, hints[name])), bad_code))
             continue
         try:
             kwargs[name] = convert(hints[name], table[name], _spec_of(f))
         except _BadValueError as exc:
-            probs.append(problem(f"{name} {exc}", f"write {name} = {_example(f, hints[name])}",
-                                 exc.code if code == "bad_setting" else code))
+            fix = assign.format(key=name, value=_example(f, hints[name], table[name]))
+            probs.append(problem(f"{name} {exc}", fix, range_code if exc.code == "setting_out_of_range" else bad_code))
     if probs and not partial:
         return None, probs
     try:
         obj = cls(**kwargs)
     except (TypeError, ValueError) as exc:  # a record's own cross-field check (__post_init__), or a required key missing
-        return None, probs or [problem(str(exc), "see the message", code)]
+        return None, probs or [problem(str(exc), "see the message", bad_code)]
     return obj, probs
+
+
+def _unknown_fix(key: str, known: Iterable[str], elsewhere: Mapping[str, str]) -> str:
+    if key in elsewhere:
+        return f"{key} belongs in {elsewhere[key]}: move it there"
+    s = closest(key, known)
+    return f"did you mean {s!r}?" if s else f"use one of {sorted(known)}"
 
 
 # ---------------------------------------------------------------------------- sections
@@ -440,13 +520,34 @@ class Settings:
         """The sections by table name."""
         return dict(self._sections)
 
-    def override(self, changes: Mapping[str, Any], *, source: str = "override") -> Settings:
+    def override(self, changes: Mapping[str, Any], *, layers: Mapping[str, str] | None = None,
+                 vocabulary: Mapping[str, Any] | None = None) -> Settings:
         """A copy with ``{"section.key": value}`` changes, checked as in ``project.toml``.
+
+        Parameters
+        ----------
+        changes : mapping
+            ``{"walk.speed_m_s": 1.2, ...}``.
+        layers, vocabulary : mapping, optional
+            The project's layer kinds by name and its vocabulary, for the sections' own
+            checks (a setting that names a layer).
 
         Raises
         ------
         ProjectFileError
             Naming every bad key or value and the fix.
+        """
+        new, probs = self.checked_override(changes, layers=layers, vocabulary=vocabulary)
+        if probs:
+            raise ProjectFileError("bad settings:\n" + "\n".join(p.format() for p in probs))
+        return new
+
+    def checked_override(self, changes: Mapping[str, Any], *, layers: Mapping[str, str] | None = None,
+                         vocabulary: Mapping[str, Any] | None = None,
+                         source: str = "settings") -> tuple[Settings, list[Problem]]:
+        """Like :meth:`override`, returning the problems instead of raising.
+
+        ``source`` files the problems (``"command line"`` also words the fixes as ``--set`` options).
         """
         grouped: dict[str, dict[str, Any]] = {}
         probs: list[Problem] = []
@@ -462,13 +563,16 @@ class Settings:
         new = dict(self._sections)
         for sec, kv in grouped.items():
             table = {**self._sections[sec].to_dict(), **kv}
-            obj, p = parse_record(type(self._sections[sec]), table, where=f"[{sec}]", file=None, layer=source)
+            assign = f"--set {sec}.{{key}}={{value}}" if source == "command line" else f'set "{sec}.{{key}}" to {{value}}'
+            obj, p = parse_record(type(self._sections[sec]), table, where=f"[{sec}]", file=None, layer=source, assign=assign)
             probs.extend(p)
-            if obj is not None:
-                new[sec] = obj
-        if probs:
-            raise ProjectFileError("bad settings:\n" + "\n".join(p.format() for p in probs))
-        return Settings(new)
+            if obj is None:
+                continue
+            new[sec] = obj
+            if layers is not None:
+                probs.extend(Problem("error", source, f"[{sec}] {msg}", "see renewgeo settings for the setting", code="bad_setting")
+                             for msg in obj.check(layers, vocabulary or {}))
+        return Settings(new), probs
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """All settings as plain values, by section."""
@@ -566,10 +670,12 @@ def load(
         tables[name] = dict(t)
     deprecations = _merge_legacy(thresholds or {}, tables, probs, file)
     sections: dict[str, Section] = {}
+    home = {f.name: f"[{n}]" for n, c in SECTIONS.items() for f in fields(c)}
     for name, cls in SECTIONS.items():
         if name not in tables:
             continue
-        obj, p = parse_record(cls, tables[name], where=f"[{name}]", file=file, partial=True)
+        elsewhere = {k: v for k, v in home.items() if v != f"[{name}]"}
+        obj, p = parse_record(cls, tables[name], where=f"[{name}]", file=file, partial=True, elsewhere=elsewhere)
         probs.extend(p)
         if obj is not None:
             sections[name] = obj
@@ -599,5 +705,5 @@ def _merge_legacy(thresholds: Any, tables: dict[str, dict[str, Any]], probs: lis
                 continue
             tables.setdefault(sec, {})[key] = value
         new = " and ".join(f"[{sec}] {key}" for sec, key in targets)
-        out.append(f"[thresholds] {old} is deprecated; write it as {new}")
+        out.append(f"[thresholds] {old} is deprecated; write it as {new} (and delete it from [thresholds])")
     return out

@@ -396,9 +396,6 @@ KIND_PRESENTATIONS: dict[str, Presentation] = {
 }
 """The default presentation of each input layer kind."""
 
-DISTANCE_STYLE: dict[str, Any] = {"breaks": DISTANCE_BREAKS, "unit": "m"}
-"""Keyword arguments of :class:`Style` for walking distances (the same classes everywhere)."""
-
 
 def distance_style(geometry: Geometry, column: str, **kw: Any) -> Style:
     """A style of walking distances in ``column``: the classes of :data:`DISTANCE_BREAKS`, in metres."""

@@ -47,7 +47,7 @@ from renewgeo import _kernels as K
 from renewgeo import raster
 from renewgeo._errors import RenewgeoError, SchemaError
 from renewgeo.analysis import Analysis, Context, Result, register
-from renewgeo.network import Attached, Network, attach, build_network
+from renewgeo.network import MAX_SNAP_M, SNAP_M, Attached, Network, attach, build_network
 from renewgeo.project import Project
 from renewgeo.settings import Section, section, setting
 from renewgeo.styles import Presentation, Style, View, add_field_labels, distance_style
@@ -76,6 +76,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_DISTANCES_M = (300.0, 500.0, 800.0, 1000.0)
+SPEED_M_S = 1.0  # GB 50180-2018's convention: 5/10/15 minutes ~ 300/500/1,000 m
+GREEN_M, PARK_M = 300.0, 500.0  # "300 m to green space, 500 m to a park"
+AXIS_DISTANCES_M = (300.0, 500.0)
 NETWORK_KINDS = ("paths", "pedestrian_axis", "landscape_corridor", "trails")
 GREEN_TYPES = ("green", "park", "pocket_park")
 PARK_TYPES = ("park", "pocket_park")
@@ -98,23 +101,24 @@ class WalkSettings(Section):
     name: ClassVar[str] = "walk"
     title: ClassVar[str] = "walking access on the pedestrian network"
 
-    speed_m_s: float = setting(1.0, "walking speed (m/s) that turns minutes into metres", gt=0, le=3, legacy="walk_speed_m_s")
+    speed_m_s: float = setting(SPEED_M_S, "walking speed (m/s) that turns minutes into metres", gt=0, le=3, legacy="walk_speed_m_s")
     distances_m: tuple[float, ...] = setting(DEFAULT_DISTANCES_M, "walking distances (m) at which amenities are counted", gt=0,
-                                              le=100000, legacy="walk_distances_m", example="[300, 500, 800, 1000]")
-    max_snap_m: float = setting(100.0, "buildings and amenities farther than this (m) from every path are not attached (and listed)",
+                                              le=100000, legacy="walk_distances_m", min_items=1, example="[300, 500, 800, 1000]")
+    max_snap_m: float = setting(MAX_SNAP_M, "buildings and amenities farther than this (m) from every path are not attached (and listed)",
                                  gt=0, le=10000, legacy="max_snap_m")
-    network_snap_m: float = setting(1.0, "path ends closer than this (m) are joined when the network is built", ge=0, le=50,
+    network_snap_m: float = setting(SNAP_M, "path ends closer than this (m) are joined when the network is built", ge=0, le=50,
                                      legacy="network_snap_m")
-    nearest_max_m: float = setting(5000.0, "search radius (m) of the nearest-amenity distance", gt=0, le=1000000)
+    nearest_max_m: float = setting(NEAREST_MAX_M, "search radius (m) of nearest distances: amenities, life circles, green space, "
+                                                  "the axis", gt=0, le=1000000)
     daily_categories: tuple[str, ...] = setting(DAILY_CATEGORIES, "amenity categories that are daily services (daily_dist_m)",
                                                  legacy="daily_categories", example='["supermarket", "pharmacy", "bus_stop"]')
-    green_m: float = setting(300.0, "a home is near green space within this walk (m)", gt=0, le=100000, legacy="green_m")
-    park_m: float = setting(500.0, "a home is near a park within this walk (m)", gt=0, le=100000, legacy="park_m")
+    green_m: float = setting(GREEN_M, "a home is near green space within this walk (m)", gt=0, le=100000, legacy="green_m")
+    park_m: float = setting(PARK_M, "a home is near a park within this walk (m)", gt=0, le=100000, legacy="park_m")
     park_min_area_m2: float = setting(10000.0, "green spaces at least this large (m2) count as parks", ge=0)
-    axis_distances_m: tuple[float, ...] = setting((300.0, 500.0), "walking distances (m) of the pedestrian-axis catchment", gt=0,
-                                                   le=100000, legacy="axis_distances_m", example="[300, 500]")
+    axis_distances_m: tuple[float, ...] = setting(AXIS_DISTANCES_M, "walking distances (m) of the pedestrian-axis catchment", gt=0,
+                                                   le=100000, legacy="axis_distances_m", min_items=1, example="[300, 500]")
     isochrone_minutes: tuple[float, ...] = setting((5.0, 10.0, 15.0), "walking times (min) of the isochrones", gt=0, le=600,
-                                                    legacy="isochrone_minutes", example="[5, 10, 15]")
+                                                    legacy="isochrone_minutes", min_items=1, example="[5, 10, 15]")
     isochrone_origins: str = setting("axis_midpoint", 'where isochrones start: "axis_midpoint", "none", or the name of a layer '
                                       "(its points, or each feature's point on surface)", example='"metro_stations"')
     distance_surface_m: float = setting(10.0, "cell size (m) of the walking-distance raster", gt=0, le=10000,
@@ -129,7 +133,7 @@ class WalkSettings(Section):
 
 
 def thresholds_m(
-    *, distances_m: Sequence[float] | None = None, minutes: Sequence[float] | None = None, speed_m_s: float = 1.0
+    *, distances_m: Sequence[float] | None = None, minutes: Sequence[float] | None = None, speed_m_s: float = SPEED_M_S
 ) -> tuple[np.ndarray, list[str]]:
     """Thresholds in metres and their column suffixes (``300m`` or ``5min``).
 
@@ -247,7 +251,7 @@ def attach_layers(
     outdoor_spaces: gpd.GeoDataFrame | None = None,
     axis: gpd.GeoDataFrame | None = None,
     isochrone_origins: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
-    max_snap_m: float = 100.0,
+    max_snap_m: float = MAX_SNAP_M,
     green_types: Sequence[str] = GREEN_TYPES,
     park_types: Sequence[str] = PARK_TYPES,
     park_min_area_m2: float = 10000.0,
@@ -313,10 +317,10 @@ def attach_layers(
 
 
 def _nodes_of(att: Attached, network: Network, group: str, items: Sized | None, func: str) -> np.ndarray:
-    """The node of each point of ``group`` (-1: not attached), checking the attachment fits."""
-    if att.n_base != len(network.nodes):
-        raise RenewgeoError(f"{func}: the attachment was made on another network ({att.n_base:,} nodes, this one has "
-                            f"{len(network.nodes):,}); make it with attach_layers on this network")
+    """The node of each point of ``group`` (-1: not attached), checking the attachment was made on ``network``."""
+    if att.network_token != network.token:
+        raise RenewgeoError(f"{func}: the attachment was made on another network than the one given ({len(network.nodes):,} nodes); "
+                            "make it with attach_layers on this network, or pass the network it was made on")
     if group not in att.item_node:
         raise RenewgeoError(f"{func}: the attachment has no {group!r} points (it has {sorted(att.item_node)}); "
                             f"make it with attach_layers(network, ..., {_MADE_BY.get(group, group)}=...)")
@@ -476,8 +480,8 @@ def accessibility(
     categories: Sequence[str] | None = None,
     distances_m: Sequence[float] | None = None,
     minutes: Sequence[float] | None = None,
-    speed_m_s: float = 1.0,
-    max_snap_m: float = 100.0,
+    speed_m_s: float = SPEED_M_S,
+    max_snap_m: float = MAX_SNAP_M,
     nearest_max_m: float = NEAREST_MAX_M,
     category_column: str = "category",
     nodes: bool = False,
@@ -557,8 +561,8 @@ def node_accessibility(
     categories: Sequence[str] | None = None,
     distances_m: Sequence[float] | None = None,
     minutes: Sequence[float] | None = None,
-    speed_m_s: float = 1.0,
-    max_snap_m: float = 100.0,
+    speed_m_s: float = SPEED_M_S,
+    max_snap_m: float = MAX_SNAP_M,
     nearest_max_m: float = NEAREST_MAX_M,
     category_column: str = "category",
     attached: Attached | None = None,
@@ -602,12 +606,14 @@ def _check_circles(circles: Sequence[Mapping[str, Any]], *, speed_m_s: float = 1
     out = []
     for i, c in enumerate(circles):
         name = str(c.get("name", f"#{i + 1}"))
-        if "distance_m" not in c and "minutes" not in c:
+        dist: Any = c.get("distance_m")  # a missing key and None both mean "not given" (the loader may pass either)
+        minutes: Any = c.get("minutes")
+        if dist is None and minutes is None:
             raise SchemaError(f"life circle {name!r}: give distance_m (or minutes)")
         req = c.get("required")
-        if not isinstance(req, list) or not all(isinstance(r, list | str) for r in req):
+        if not isinstance(req, list | tuple) or not all(isinstance(r, list | tuple | str) for r in req):
             raise SchemaError(f"life circle {name!r}: required must be a list of category lists, e.g. [[\"clinic\", \"hospital\"], [\"school\"]]")
-        d = float(c["distance_m"]) if "distance_m" in c else float(c["minutes"]) * 60.0 * speed_m_s
+        d = float(dist) if dist is not None else float(minutes) * 60.0 * speed_m_s
         if not d > 0:
             raise SchemaError(f"life circle {name!r}: its distance must be > 0 m, got {d:g} m; give a positive distance_m or minutes")
         out.append({"name": name, "distance_m": d, "required": [[r] if isinstance(r, str) else list(r) for r in req]})
@@ -685,8 +691,9 @@ def life_circles(
     amenities: gpd.GeoDataFrame,
     *,
     circles: Sequence[Mapping[str, Any]] | None = None,
-    speed_m_s: float = 1.0,
-    max_snap_m: float = 100.0,
+    speed_m_s: float = SPEED_M_S,
+    max_snap_m: float = MAX_SNAP_M,
+    nearest_max_m: float = NEAREST_MAX_M,
     category_column: str = "category",
     attached: Attached | None = None,
     access: AccessibilityResult | None = None,
@@ -699,12 +706,16 @@ def life_circles(
         As for :func:`accessibility`.
     circles : sequence of mapping, optional
         ``[{"name": "5min", "distance_m": 300, "required": [["kindergarten", "childcare"], ...]}]``;
-        a circle given only in ``minutes`` reaches ``minutes * 60 * speed_m_s`` metres.
-        Default :func:`default_life_circles` (GB 50180-2018).
+        a circle given only in ``minutes`` (``distance_m`` missing or None) reaches
+        ``minutes * 60 * speed_m_s`` metres. Default :func:`default_life_circles`
+        (GB 50180-2018).
     speed_m_s : float
         Walking speed (m/s) for circles given in minutes.
     max_snap_m : float
         As for :func:`accessibility`.
+    nearest_max_m : float
+        Search radius (m) of the distances to each category (at least the largest
+        circle); ``lc_note`` names the categories none of which lies within it.
     category_column : str
         Category column of ``amenities``.
     attached : Attached, optional
@@ -723,7 +734,7 @@ def life_circles(
     """
     spec = _check_circles(circles if circles is not None else default_life_circles(), speed_m_s=speed_m_s)
     cats = sorted({c for circle in spec for req in circle["required"] for c in req})
-    radius = max(NEAREST_MAX_M, max(c["distance_m"] for c in spec))
+    radius = max(float(nearest_max_m), max(c["distance_m"] for c in spec))
     near, attached_ok, snap = _circle_distances(network, buildings, amenities, cats, radius, category_column=category_column,
                                                 max_snap_m=max_snap_m, attached=attached, access=access)
     row_of = {c: i for i, c in enumerate(cats)}
@@ -743,7 +754,7 @@ def life_circles(
         out[f"lc_{circle['name']}_pass"] = allok
         out[f"lc_{circle['name']}_missing"] = missing
         summary.append(_circle_summary(circle, allok, gfa, hh))
-    out["lc_note"] = _notes(attached_ok, near, cats, NEAREST_MAX_M, snap)
+    out["lc_note"] = _notes(attached_ok, near, cats, nearest_max_m, snap)
     return LifeCirclesResult(buildings=out, summary=pd.DataFrame(summary).set_index("circle"))
 
 
@@ -753,14 +764,15 @@ def green_access(
     buildings: gpd.GeoDataFrame,
     outdoor_spaces: gpd.GeoDataFrame,
     *,
-    green_m: float = 300.0,
-    park_m: float = 500.0,
+    green_m: float = GREEN_M,
+    park_m: float = PARK_M,
     green_types: Sequence[str] = GREEN_TYPES,
     park_types: Sequence[str] = PARK_TYPES,
     park_min_area_m2: float = 10000.0,
     entry_spacing_m: float = 20.0,
     entry_touch_m: float = 30.0,
-    max_snap_m: float = 100.0,
+    max_snap_m: float = MAX_SNAP_M,
+    nearest_max_m: float = NEAREST_MAX_M,
     attached: Attached | None = None,
 ) -> gpd.GeoDataFrame:
     """Network distance from each building to green space and to a park.
@@ -768,9 +780,10 @@ def green_access(
     Green spaces are outdoor spaces whose ``space_type`` is in ``green_types``; parks
     are those in ``park_types`` or green spaces of at least ``park_min_area_m2``.
     Their entries are points every ``entry_spacing_m`` along the outline within
-    ``entry_touch_m`` of a network edge. ``attached`` (from :func:`attach_layers`
-    with these buildings as ``origins``, these ``outdoor_spaces`` and the same
-    options) is made here when not given.
+    ``entry_touch_m`` of a network edge. Distances are searched up to
+    ``nearest_max_m`` (or ``green_m`` / ``park_m`` when larger); NaN beyond.
+    ``attached`` (from :func:`attach_layers` with these buildings as ``origins``,
+    these ``outdoor_spaces`` and the same options) is made here when not given.
 
     Returns
     -------
@@ -788,7 +801,7 @@ def green_access(
     # one search for both kinds (a group each), looked up at the buildings
     dest = [_nodes_of(attached, network, label, None, "green_access") for label, _ in present]
     dest_group = np.repeat(np.arange(len(dest), dtype=np.int64), [len(d) for d in dest])
-    radius = max([NEAREST_MAX_M] + [limit for _, limit in present])
+    radius = max([float(nearest_max_m)] + [limit for _, limit in present])
     near = _nearest_at(_node_nearest(attached, np.concatenate([np.zeros(0, np.int64), *dest]), dest_group, len(dest), radius), o_node)
     out = buildings.copy()
     notes = np.full(len(out), "", dtype=object)
@@ -799,11 +812,11 @@ def green_access(
             out[f"{label}_ok"] = False
             notes = np.array([f"{n}; no {label} space in the project".strip("; ") for n in notes], dtype=object)
             continue
-        d = np.where(near[row] <= max(NEAREST_MAX_M, limit), near[row], np.nan)
+        d = np.where(near[row] <= max(nearest_max_m, limit), near[row], np.nan)
         row += 1
         out[f"{label}_dist_m"] = d
         out[f"{label}_ok"] = d <= limit
-        mine = _notes(o_node >= 0, d[None, :], [label], NEAREST_MAX_M, attached.max_snap_m)
+        mine = _notes(o_node >= 0, d[None, :], [label], nearest_max_m, attached.max_snap_m)
         notes = np.where(notes == "", mine, notes)
     out["green_note"] = notes
     return out
@@ -868,17 +881,19 @@ def axis_catchment(
     buildings: gpd.GeoDataFrame,
     axis: gpd.GeoDataFrame,
     *,
-    distances_m: Sequence[float] = (300.0, 500.0),
+    distances_m: Sequence[float] = AXIS_DISTANCES_M,
     sample_m: float = 10.0,
-    snap_m: float = 1.0,
-    max_snap_m: float = 100.0,
+    snap_m: float = SNAP_M,
+    max_snap_m: float = MAX_SNAP_M,
+    nearest_max_m: float = NEAREST_MAX_M,
     attached: Attached | None = None,
 ) -> AxisCatchmentResult:
     """GFA within walking distance of the pedestrian axis, and whether the axis is continuous.
 
-    The axis is reached at points every ``sample_m`` along it. ``attached`` (from
-    :func:`attach_layers` with these buildings as ``origins`` and this ``axis``, same
-    ``axis_sample_m``) is made here when not given.
+    The axis is reached at points every ``sample_m`` along it; ``axis_dist_m`` is
+    searched up to ``nearest_max_m`` (or the largest of ``distances_m``), NaN beyond.
+    ``attached`` (from :func:`attach_layers` with these buildings as ``origins`` and
+    this ``axis``, same ``axis_sample_m``) is made here when not given.
 
     Returns
     -------
@@ -891,7 +906,7 @@ def axis_catchment(
                                                        max_snap_m=max_snap_m)
     o_node = _nodes_of(att, network, ORIGINS, buildings, "axis_catchment")
     a_node = _nodes_of(att, network, AXIS, None, "axis_catchment")
-    radius = float(max(NEAREST_MAX_M, th.max()))
+    radius = float(max(nearest_max_m, th.max()))
     out = buildings.copy()
     out["axis_dist_m"] = _nearest_at(_node_nearest(att, a_node, np.zeros(len(a_node), np.int64), 1, radius), o_node)[0]
     gfa = pd.to_numeric(out["gfa_m2"], errors="coerce").fillna(0).astype("float64") if "gfa_m2" in out else pd.Series(0.0, index=out.index)
@@ -931,10 +946,10 @@ def isochrones(
     origins: gpd.GeoDataFrame | gpd.GeoSeries,
     *,
     minutes: Sequence[float] = (5.0, 10.0, 15.0),
-    speed_m_s: float = 1.0,
+    speed_m_s: float = SPEED_M_S,
     buffer_m: float = 25.0,
     buildings: gpd.GeoDataFrame | None = None,
-    max_snap_m: float = 100.0,
+    max_snap_m: float = MAX_SNAP_M,
     attached: Attached | None = None,
 ) -> gpd.GeoDataFrame:
     """Walking-time polygons from one or more points (all points together).
@@ -1092,7 +1107,8 @@ def _building_columns(acc: AccessibilityResult, daily: list[str]) -> dict[str, A
 
 def _green(res: Result, new: dict[str, Any], net: Network, b: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, s: WalkSettings,
            att: Attached) -> None:
-    g = green_access(net, b, spaces, green_m=s.green_m, park_m=s.park_m, park_min_area_m2=s.park_min_area_m2, attached=att)
+    g = green_access(net, b, spaces, green_m=s.green_m, park_m=s.park_m, park_min_area_m2=s.park_min_area_m2,
+                     nearest_max_m=s.nearest_max_m, attached=att)
     for c in ("green_dist_m", "green_ok", "park_dist_m", "park_ok"):
         new[c] = g[c].to_numpy()
     res.tables["green_access"] = pd.DataFrame({
@@ -1102,7 +1118,7 @@ def _green(res: Result, new: dict[str, Any], net: Network, b: gpd.GeoDataFrame, 
 
 def _axis(res: Result, new: dict[str, Any], net: Network, b: gpd.GeoDataFrame, axis: gpd.GeoDataFrame, s: WalkSettings,
           att: Attached) -> None:
-    ax = axis_catchment(net, b, axis, distances_m=s.axis_distances_m, attached=att)
+    ax = axis_catchment(net, b, axis, distances_m=s.axis_distances_m, nearest_max_m=s.nearest_max_m, attached=att)
     new["axis_dist_m"] = ax.buildings["axis_dist_m"].to_numpy()
     res.tables["axis_catchment"] = ax.summary.assign(continuous=ax.continuous, pieces=ax.pieces)
     if len(ax.gaps):
@@ -1153,7 +1169,8 @@ def compute(ctx: Context) -> Result:
     acc = accessibility(net, b, amen, distances_m=s.distances_m, nearest_max_m=s.nearest_max_m, nodes=True, attached=att)
     daily = [c for c in s.daily_categories if c in acc.categories]
     new = _building_columns(acc, daily)
-    lc = life_circles(net, b, amen, circles=ctx.project.life_circles, speed_m_s=s.speed_m_s, attached=att, access=acc)
+    lc = life_circles(net, b, amen, circles=ctx.project.life_circles, speed_m_s=s.speed_m_s, nearest_max_m=s.nearest_max_m,
+                      attached=att, access=acc)
     new.update({c: lc.buildings[c].to_numpy() for c in lc.buildings.columns if c.startswith("lc_")})
     nodes = _node_table(net, acc, daily)
     res = Result(layers={"network_nodes": nodes, "network_edges": net.edges}, tables={"life_circles": lc.summary})
@@ -1167,15 +1184,21 @@ def compute(ctx: Context) -> Result:
     res.columns["buildings"] = pd.DataFrame(new, index=b.index)
     if len(nodes) and nodes["daily_dist_m"].notna().any():
         res.grids["daily_distance_m"] = raster.nearest_surface(nodes, "daily_dist_m", resolution_m=s.distance_surface_m)
-    _walk_notes(res, acc, new, len(b), s)
+    _walk_notes(res, acc, new, b, s)
     return res
 
 
-def _walk_notes(res: Result, acc: AccessibilityResult, new: Mapping[str, Any], n: int, s: WalkSettings) -> None:
+def _walk_notes(res: Result, acc: AccessibilityResult, new: Mapping[str, Any], b: gpd.GeoDataFrame, s: WalkSettings) -> None:
+    n = len(b)
     unattached = int(np.isnan(np.asarray(new["walk_snap_m"], dtype=float)).sum())
     if unattached:
         res.notes.append(f"{unattached} of {n} buildings are farther than {s.max_snap_m:g} m from every path: no walking results "
                          "(see walk_note)")
+    unknown = int(pd.to_numeric(b["gfa_m2"], errors="coerce").isna().sum()) if "gfa_m2" in b.columns else 0  # none: no GFA shares
+    if unknown:
+        res.notes.append(f"the floor area (gfa_m2) of {unknown} of {n} buildings is unknown (no gfa_m2, floors or height_m): "
+                         f"GFA shares and sums (life_circles gfa_pass_pct, axis_catchment gfa_pct, isochrones gfa_m2) "
+                         f"count only the other {n - unknown}")
     if acc.unattached_amenities:
         res.notes.append(f"{len(acc.unattached_amenities)} amenities are farther than {s.max_snap_m:g} m from every path and were "
                          f"left out: {', '.join(acc.unattached_amenities[:10])}")
@@ -1184,15 +1207,29 @@ def _walk_notes(res: Result, acc: AccessibilityResult, new: Mapping[str, Any], n
 
 
 def _applies(project: Project) -> str | None:
-    missing = [k for k in ("buildings", "amenities") if not project.has(k)]
+    missing = [f"{k} layer" for k in ("buildings", "amenities") if not project.has(k)]
     if not any(project.has(k) for k in NETWORK_KINDS):
-        missing.append("a line layer to walk on (paths, pedestrian_axis, landscape_corridor or trails)")
-    return f"the project has no {' and no '.join(missing)}" if missing else None
+        missing.append("line layer to walk on (paths, pedestrian_axis, landscape_corridor or trails)")
+    if not missing:
+        return None
+    listed = [f"no {m}" for m in missing]
+    return "the project has " + (", ".join(listed[:-1]) + " and " + listed[-1] if len(listed) > 1 else listed[0])
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def _network_line(row: pd.Series) -> str:
+    """The ``network`` table's row as a sentence."""
+    return (f"network: {_plural(int(row['nodes']), 'node')}, {_plural(int(row['edges']), 'edge')}, "
+            f"{float(row['length_m']) / 1000:,.1f} km in {_plural(int(row['components']), 'component')}; "
+            f"{_plural(int(row['dangling_ends']), 'dangling end')}")
 
 
 def _report(result: Result) -> str:
     with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 1):
-        parts = [f"network: {result.tables['network'].iloc[0].to_dict()}", str(result.tables["life_circles"])]
+        parts = [_network_line(result.tables["network"].iloc[0]), str(result.tables["life_circles"])]
         if "axis_catchment" in result.tables:
             parts.append(str(result.tables["axis_catchment"]))
     return "\n".join(parts)
@@ -1214,6 +1251,12 @@ register(Analysis(
     name="walk", help="walking access to services, life circles, green access, the axis, isochrones", compute=compute,
     settings=WalkSettings, requires=("area",), applies=_applies, workbook="walk", report=_report,
     columns={"buildings": ("walk_*", "daily_dist_m", "lc_*", "green_dist_m", "green_ok", "park_dist_m", "park_ok", "axis_dist_m")},
+    layer_columns={
+        "isochrones": ("origin", "minutes", "distance_m", "reachable_length_m", "area_m2", "area_ha", "buildings", "gfa_m2"),
+        "network_nodes": ("node", "degree", "component", "dangling", "daily_dist_m", "walk_*"),
+        "network_edges": ("u", "v", "length_m", "level", "kind"),
+        "axis_gaps": ("from_piece", "to_piece", "gap_m"),
+    },
     layers={
         "network_nodes": Presentation(("步行网络节点：到日常服务的距离", "Network nodes: walk to daily services"),
                                       distance_style("point", "daily_dist_m", size=2.0, width=0.5),

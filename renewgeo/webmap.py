@@ -28,7 +28,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast, get_args
 
 import folium
 import geopandas as gpd
@@ -63,7 +63,7 @@ class MapSettings(Section):
     name: ClassVar[str] = "map"
     title: ClassVar[str] = "the meeting map"
 
-    lang: str = setting("zh+en", "language of titles, legends and tooltips", choices=("zh", "en", "zh+en"))
+    lang: str = setting("zh+en", "language of titles, legends and tooltips", choices=get_args(Lang))
     basemap: str = setting("none", "background tiles: none works offline; amap shifts overlays to GCJ-02", choices=BASEMAPS)
     tianditu_token_env: str = setting("TIANDITU_TOKEN", "environment variable holding the Tianditu key (basemap = tianditu)")
     simplify_m: float = setting(0.5, "topology-preserving simplification (m) before drawing", ge=0, le=100)
@@ -136,25 +136,18 @@ class _Options:
 
 
 def _options(project: Project, lang: str | None, basemap: str | None, token: str | None, simplify_m: float | None) -> _Options:
-    """The map's options: the arguments, else ``[map]`` of the project's settings; checked."""
-    try:
-        ms = project.settings.get(MapSettings)
-    except (KeyError, TypeError):
-        ms = MapSettings()
-    lang = ms.lang if lang is None else lang
-    basemap = ms.basemap if basemap is None else basemap
-    if lang not in ("zh", "en", "zh+en"):
-        raise RenewgeoError(f"meeting_map: lang must be 'zh', 'en' or 'zh+en', got {lang!r}")
-    if basemap not in BASEMAPS:
-        raise RenewgeoError(f"meeting_map: basemap must be one of {BASEMAPS}, got {basemap!r}")
+    """The map's options: the arguments given, checked as ``[map]`` settings, over the project's ``[map]``."""
+    given = {"map.lang": lang, "map.basemap": basemap, "map.simplify_m": simplify_m}
+    changes = {key: value for key, value in given.items() if value is not None}
+    settings = project.settings.override(changes) if changes else project.settings
+    ms = settings.get(MapSettings)
     token = token or os.environ.get(ms.tianditu_token_env) or None
-    if basemap == "tianditu" and not token:
+    if ms.basemap == "tianditu" and not token:
         raise RenewgeoError(
             f"meeting_map: basemap='tianditu' needs a Tianditu key (console.tianditu.gov.cn): set the environment variable "
             f"{ms.tianditu_token_env} (map.tianditu_token_env) or pass tianditu_token='...'; or use basemap='none' offline"
         )
-    simplify = ms.simplify_m if simplify_m is None else float(simplify_m)
-    return _Options(cast(Lang, lang), basemap, token, simplify)
+    return _Options(cast(Lang, ms.lang), ms.basemap, token, ms.simplify_m)
 
 
 def _sources(project: Project, results: Any) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, list[tuple[str, Presentation]]]]:
@@ -632,8 +625,11 @@ def meeting_map(
 
     Raises
     ------
+    ProjectFileError
+        For a ``lang``, ``basemap`` or ``simplify_m`` that ``[map]`` would refuse (the
+        message names it and the allowed values).
     RenewgeoError
-        For an unknown ``lang`` or ``basemap``, or ``tianditu`` without a key.
+        For ``basemap="tianditu"`` without a key.
 
     Examples
     --------

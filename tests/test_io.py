@@ -166,6 +166,24 @@ def test_info_gpkg(sample_path):
     assert len(t.loc["buildings", "bounds"]) == 4
 
 
+def test_info_lists_the_styles_table_as_a_table(tmp_path, layer):
+    """`renewgeo info results.gpkg` showed layer_styles as a layer of geometry nan and CRS nan."""
+    from renewgeo import qgis
+    from tests.test_cli import run
+
+    path = qgis.write_gpkg({"buildings": layer}, tmp_path / "results.gpkg", kinds={"buildings": "buildings"})
+    t = rio.info(path)
+    assert t["layer"].tolist() == ["buildings", "layer_styles"]
+    b, styles = t.set_index("layer").loc["buildings"], t.set_index("layer").loc["layer_styles"]
+    assert (b["geometry_type"], b["crs"], b["features"], len(b["bounds"])) == ("Polygon", "EPSG:4549", 3, 4)
+    assert (styles["geometry_type"], styles["crs"], styles["features"], styles["bounds"]) == ("table (no geometry)", "-", 1, "-")
+    assert "styleQML" in styles["columns"]
+    r = run("info", str(path))
+    assert r.returncode == 0, r.stderr
+    assert "layer layer_styles: table (no geometry), 1 features, CRS -\n  bounds  -\n" in r.stdout
+    assert "nan" not in r.stdout.lower() and "None" not in r.stdout
+
+
 def test_info_parquet(tmp_path, layer):
     t = rio.info(rio.write_layer(layer, tmp_path / "x.parquet"))
     assert t.iloc[0]["features"] == 3 and t.iloc[0]["crs"] == "EPSG:4549"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -86,6 +89,17 @@ def test_attach_inserts_points_on_edges():
     assert att.connector_m["p"][:3].tolist() == pytest.approx([10.0, 5.0, 0.0])
     # the two points at x=30 share one on-edge node: edges 0-30, 30-100 and three connectors
     assert sorted(np.round(att.edge_w, 6).tolist()) == [0.0, 5.0, 10.0, 30.0, 70.0]
+
+
+def test_an_attachment_knows_its_network():
+    """Networks of equal node counts are told apart: attach records the network's token, copies keep it."""
+    a = build_network(lines([(0, 0), (100, 0)]))
+    b = build_network(lines([(0, 0), (0, 250)]))
+    assert len(a.nodes) == len(b.nodes) and a.token != b.token
+    att = attach(a, {"p": gpd.GeoSeries([shapely.Point(30, 10)], crs=CRS)})
+    assert att.network_token == a.token != b.token
+    assert copy.deepcopy(a).token == a.token and pickle.loads(pickle.dumps(a)).token == a.token
+    assert "token" not in repr(a)
 
 
 def test_network_from_arrays_without_repair():

@@ -168,8 +168,8 @@ def test_toml_typos_are_named(tmp_path):
     write_project(tmp_path, toml, {"buildings": toy_buildings()})
     report = rg.validate_project(tmp_path)
     text = report.format()
-    assert "unknown key 'layr'" in text and "did you mean 'layer'" in text
-    assert "unknown key 'nmae'" in text and "did you mean 'name'" in text
+    assert "[layers.buildings] has no key 'layr'" in text and "did you mean 'layer'" in text
+    assert "[project] has no key 'nmae'" in text and "did you mean 'name'" in text
     assert "[targts]" in text and "did you mean [targets]" in text
 
 
@@ -243,3 +243,32 @@ def test_geodesic_area_of_toy_buildings_agrees():
     for planar, g in zip(p["buildings"].area, web.geometry, strict=True):
         geodesic = abs(geod.geometry_area_perimeter(g)[0])
         assert planar == pytest.approx(geodesic, rel=5e-4)
+
+
+def test_a_layer_may_not_take_a_result_layers_name(tmp_path):
+    write_project(tmp_path, BASE + '[layers.isochrones]\nkind = "zones"\nfile = "data.gpkg"\nlayer = "buildings"\n',
+                  {"buildings": toy_buildings()})
+    report = rg.validate_project(tmp_path)
+    assert report.codes() == ["reserved_name"] and "result layer of the walk analysis" in report.errors[0].message
+
+
+def test_a_filter_that_matches_nothing_warns_on_load(tmp_path):
+    targets = '[[targets]]\nid = "x"\nlayer = "buildings"\nwhere = { status = "demolished" }\nmeasure = "count"\nvalue = 1\nunit = "count"\n'
+    write_project(tmp_path, BASE + targets, {"buildings": toy_buildings()})
+    report = rg.validate_project(tmp_path)
+    assert report.ok and report.codes() == ["empty_filter"] and "matches no feature of layer 'buildings'" in report.warnings[0].message
+
+
+def test_unquoted_chinese_layer_name_gets_a_hint(tmp_path):
+    (tmp_path / "project.toml").write_text('[project]\nname = "t"\n[layers.用地]\nfile = "x.gpkg"\n', encoding="utf-8")
+    with pytest.raises(rg.ProjectFileError, match=r'must be quoted: \[layers."用地"\]'):
+        rg.load_project(tmp_path)
+
+
+def test_the_project_toml_hash_is_of_the_files_bytes(tmp_path):
+    import hashlib
+
+    write_project(tmp_path, BASE, {"buildings": toy_buildings()})
+    path = tmp_path / "project.toml"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))  # saved on Windows
+    assert rg.load_project(tmp_path).toml_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import sqlite3
 import subprocess
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -105,6 +108,30 @@ def test_every_layer_valid_and_styled_in_qgis(pyqgis, park, tmp_path):
     assert (tmp_path / "qgis.png").stat().st_size > 20_000
 
 
+def test_qgis_still_draws_every_building_after_area_follows_run(pyqgis, sample_path, tmp_path):
+    """`renewgeo area` after `renewgeo run` used to leave a style on a field it had dropped: QGIS drew no building."""
+    from tests.test_cli import run as cli
+
+    out = tmp_path / "out"
+    for command in ("run", "area"):
+        r = cli(command, str(sample_path), "--out", str(out), "--quiet")
+        assert r.returncode == 0, r.stderr
+    gpkg = out / "results.gpkg"
+    project = rg.load_project(sample_path)
+    b = project["buildings"]
+    probes = [(g.centroid.x, g.centroid.y + 12) for g in b.geometry]
+    run = rg.run_analyses(project, progress=False)
+    info = open_in_qgis(gpkg, tmp_path / "after_area.png", probes, order=top_first(run.presentations()), probe="buildings")
+    bl = info["layers"]["buildings"]
+    assert bl["valid"] and bl["style_loaded"] and bl["features"] == 26
+    assert [s["name"] for s in bl["styles"]] == ["buildings", "walk_distance"]
+    assert "daily_dist_m" in {f for f, _ in bl["fields"]}
+    alpha = KIND_PRESENTATIONS["buildings"].style.fill_opacity
+    expected = [over_white(STATUS_COLOURS[s], alpha) for s in b["status"]]
+    assert all(max(abs(a - e) for a, e in zip(rgb(px), want, strict=True)) <= 2
+               for px, want in zip(info["pixels"], expected, strict=True)), (info["pixels"], expected)
+
+
 def test_release_layers_styled_in_qgis(pyqgis, tmp_path):
     p = rg.load_project(rg.datasets.get_path("shibei_relocation"))
     result = run_project(p, tmp_path / "out", progress=False)
@@ -180,12 +207,23 @@ def test_style_qml_from_a_style():
     assert 'attr="k&quot;&lt;&amp;"' in qgis.style_qml(Style("polygon", column='k"<&'), odd)
 
 
-def test_names_qgis_cannot_store_are_renamed_with_a_warning(tmp_path):
+def _renames_logged(caplog, call):
+    """The rename messages ``call()`` logs; it must warn in no other way (one message, no source line, in the CLI)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with caplog.at_level(logging.WARNING, logger="renewgeo.qgis"):
+            out = call()
+    return out, [r.getMessage() for r in caplog.records if r.name == "renewgeo.qgis"]
+
+
+def test_names_qgis_cannot_store_are_renamed_with_a_warning(tmp_path, caplog):
     g = gpd.GeoDataFrame({"fid": ["a"], "Name": ["x"], "name": ["y"], "when": pd.to_datetime(["2024-05-01 08:00"])},
                          geometry=[shapely.Point(500000, 4000000)], crs=32651)
     pres = {"my layer": [("plain", Presentation(("点", "points"), Style("point", colour="#123456")))]}
-    with pytest.warns(UserWarning, match=r"renamed for QGIS: layer 'my layer' -> 'my_layer'.*'fid' -> 'fid_value'.*'name' -> 'name_2'"):
-        path = qgis.write_gpkg({"my layer": g, "My_Layer": g}, tmp_path / "r.gpkg", presentations=pres)
+    path, logged = _renames_logged(caplog, lambda: qgis.write_gpkg({"my layer": g, "My_Layer": g}, tmp_path / "r.gpkg",
+                                                                    presentations=pres))
+    assert len(logged) == 1
+    assert re.search(r"renamed for QGIS: layer 'my layer' -> 'my_layer'.*'fid' -> 'fid_value'.*'name' -> 'name_2'", logged[0])
     names = list(pyogrio.list_layers(path)[:, 0])
     assert "my_layer" in names and "My_Layer_2" in names
     back = gpd.read_file(path, layer="my_layer")
@@ -197,6 +235,56 @@ def test_names_qgis_cannot_store_are_renamed_with_a_warning(tmp_path):
     finally:
         con.close()
     assert styles == {"my_layer": "plain", "My_Layer_2": "My_Layer"}  # a layer no one presents: a plain style of its own
+
+
+def test_chinese_layer_names_kept_and_styled_in_qgis(pyqgis, tmp_path, caplog):
+    """用地 used to become 'layer' (only ASCII was kept): QGIS users saw no name of theirs."""
+    use = gpd.GeoDataFrame({"fid": [7, 8], "用途": ["居住", "商业"]},
+                           geometry=[shapely.box(500000, 4000000, 500100, 4000100), shapely.box(500100, 4000000, 500200, 4000100)],
+                           crs=4549)
+    zone = gpd.GeoDataFrame({"名称": ["北区"]}, geometry=[shapely.box(499900, 3999900, 500300, 4000200)], crs=4549)
+    pts = gpd.GeoDataFrame({"n": [1]}, geometry=[shapely.Point(500050, 4000050)], crs=4549)
+    colours = {"居住": "#ffd92f", "商业": "#e7298a"}
+    pres = {"用地": [("用途", Presentation(("用地", "Land use"), Style("polygon", column="用途", categories=colours)))]}
+    path, logged = _renames_logged(caplog, lambda: qgis.write_gpkg({"用地": use, "分区 A": zone, "a.b": pts}, tmp_path / "中文.gpkg",
+                                                                    presentations=pres))
+    assert list(pyogrio.list_layers(path)[:, 0]) == ["用地", "分区_A", "a_b", "layer_styles"]
+    assert len(logged) == 1 and "'分区 A' -> '分区_A'" in logged[0] and "'a.b' -> 'a_b'" in logged[0]
+    assert "用地.'fid' -> 'fid_value'" in logged[0] and "'用地' ->" not in logged[0]
+    # QGIS opens the Chinese-named layer with its Chinese-named field and applies its default style from layer_styles
+    probes = [(500050, 4000080), (500150, 4000080)]
+    info = open_in_qgis(path, tmp_path / "zh.png", probes, order=["a_b", "用地", "分区_A"], probe="用地")
+    assert set(info["layers"]) == {"用地", "分区_A", "a_b"}
+    lyr = info["layers"]["用地"]
+    assert lyr["valid"] and lyr["crs"] == "EPSG:4549" and lyr["features"] == 2
+    assert {"fid_value", "用途"} <= {f for f, _ in lyr["fields"]}
+    assert lyr["style_loaded"], lyr["style_message"]
+    assert lyr["renderer"] == "categorizedSymbol" and lyr["attr"] == "用途"
+    assert {v: c for v, c, _ in lyr["categories"]} == colours
+    assert [s["name"] for s in lyr["styles"]] == ["用途"] and lyr["styles"][0]["loaded"]
+    alpha = Style("polygon").fill_opacity
+    expected = [over_white(colours[v], alpha) for v in ("居住", "商业")]  # QGIS paints each parcel in its category's colour
+    assert all(max(abs(a - e) for a, e in zip(rgb(px), want, strict=True)) <= 2
+               for px, want in zip(info["pixels"], expected, strict=True)), (info["pixels"], expected)
+    for name in ("分区_A", "a_b"):
+        assert info["layers"][name]["valid"] and info["layers"][name]["style_loaded"], name
+
+
+def test_names_the_geopackage_keeps_for_itself_are_renamed(tmp_path, caplog):
+    """A layer called layer_styles, gpkg_... or sqlite_..., or a field called geom, failed the whole write."""
+    g = gpd.GeoDataFrame({"geom": [1], "GEOM_value": [2]}, geometry=[shapely.Point(500000, 4000000)], crs=32651)
+    path, logged = _renames_logged(caplog, lambda: qgis.write_gpkg({"layer_styles": g, "gpkg_x": g, "SQLite x": g},
+                                                                    tmp_path / "r.gpkg"))
+    assert list(pyogrio.list_layers(path)[:, 0]) == ["layer_styles_2", "layer_gpkg_x", "layer_SQLite_x", "layer_styles"]
+    back = gpd.read_file(path, layer="layer_styles_2")
+    assert back[["geom_value", "GEOM_value_2"]].values.tolist() == [[1, 2]]
+    assert len(logged) == 1 and "'layer_styles' -> 'layer_styles_2'" in logged[0]
+    con = sqlite3.connect(path)
+    try:
+        styled = {r[0] for r in con.execute("SELECT f_table_name FROM layer_styles")}
+    finally:
+        con.close()
+    assert styled == {"layer_styles_2", "layer_gpkg_x", "layer_SQLite_x"}
 
 
 def test_failed_write_leaves_old_file(tmp_path):

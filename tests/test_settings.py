@@ -256,3 +256,48 @@ def test_every_bad_key_or_value_is_one_problem(table):
     assert (obj is None) == bool(probs)
     if obj is not None:
         assert all(getattr(obj, k) == v for k, v in table.items())
+
+
+# ----------------------------------------------------------------- fixes say what was meant
+@pytest.mark.parametrize(("extra", "replace", "expect"), [
+    ("", {"floor_height_m = 3.0 ": 'floor_height_m = "4m" '}, "write floor_height_m = 4"),
+    ("", {"illustrative = true": 'illustrative = true\nrepair = "yes"'}, "write repair = true"),
+    ("[[targets]]\nid='t'\nlayer='buildings'\nmeasure='count'\nvalue=1\nunit='count'\nyear='2025年'\n", {}, "write year = 2025"),
+    ("[[targets]]\nid='t'\nlayer='buildings'\nmeasure='count'\nvalue=1\nunit='count'\nwhere='use_after = office'\n", {},
+     'write where = { use_after = "office" }'),
+    ("[[targets]]\nid='t'\nlayer='trails'\nmeasure='length'\nvalue=1\nunit='公里'\n", {}, 'write unit = "km"'),
+    ("", {"[area]\n": "[area]\nisochrone_minutes = [5, 10]\n"}, "isochrone_minutes belongs in [walk]: move it there"),
+])
+def test_fixes_follow_what_was_written(tmp_path, extra, replace, expect):
+    errs = problems(project_with(tmp_path, extra, replace=replace))
+    assert any(expect in p.fix for p in errs), [p.format() for p in errs]
+
+
+def test_set_takes_lists_and_unsets_and_says_how_to_fix(tmp_path):
+    from tests.test_cli import run
+
+    r = run("settings", str(SAMPLE), "--set", "walk.distances_m=300,600", "--set", "release.max_slope_pct=none")
+    assert r.returncode == 0, r.stderr
+    assert "* distances_m = [300, 600]" in r.stdout and "max_slope_pct = (unset)" in r.stdout
+    r = run("validate", str(SAMPLE), "--set", "walk.speed=1.2", "--set", "walk.green_m=far")
+    assert r.returncode == 2 and r.stdout.startswith("2 error(s)")
+    assert "ERROR [command line]: [walk] has no setting 'speed'. Fix: did you mean 'speed_m_s'?" in r.stdout
+    assert "Fix: --set walk.green_m=300" in r.stdout and r.stdout.count("ERROR [command line]: ERROR") == 0
+
+
+def test_empty_lists_and_list_kinds_are_refused(tmp_path):
+    errs = problems(project_with(tmp_path, '[layers.x]\nkind = ["sites"]\nfile = "chuangchuangyi.gpkg"\nlayer = "site"\n',
+                                 replace={"speed_m_s = 1.0": "speed_m_s = 1.0\ndistances_m = []"}))
+    text = "\n".join(p.format() for p in errs)
+    assert "distances_m must hold at least 1 item(s), got 0" in text
+    assert "unknown layer kind ['sites']" in text
+
+
+def test_overrides_get_the_sections_own_checks(sample):
+    with pytest.raises(rg.ProjectFileError, match="isochrone_origins = 'metro' is not a layer of the project"):
+        rg.run_analyses(sample, ["walk"], overrides={"walk.isochrone_origins": "metro"})
+
+
+def test_from_layers_names_an_unknown_section(sample):
+    with pytest.raises(rg.ValidationError, match="no settings section 'wlak'.*did you mean 'walk'"):
+        rg.Project.from_layers({"buildings": sample["buildings"]}, settings={"wlak": {"speed_m_s": 1.2}})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -12,6 +14,7 @@ import shapely
 import renewgeo as rg
 from renewgeo import walkability as W
 from renewgeo.network import build_network
+from renewgeo.project import LifeCircle
 
 CRS = 32651
 
@@ -139,6 +142,59 @@ def test_life_circle_minutes_use_walking_speed():
     assert fixed.buildings["lc_cafe_pass"].tolist() == [True]
 
 
+def test_life_circles_with_none_distance_use_minutes():
+    """The project loader hands circles over with ``distance_m: None`` (and ``minutes: None``): None means not given."""
+    net = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1000, 0)])], crs=CRS))
+    homes = pts([(0, 0)])
+    amen = pts([(350, 0), (370, 0)], category=["clinic", "cafe"])
+    circles = [{"name": "clinic", "distance_m": None, "minutes": 5, "required": [["clinic"]]},
+               {"name": "cafe", "distance_m": 400, "minutes": None, "required": [["cafe"]]}]
+    lc = W.life_circles(net, homes, amen, circles=circles, speed_m_s=1.2)
+    assert lc.summary["distance_m"].tolist() == pytest.approx([360.0, 400.0])
+    assert lc.buildings["lc_clinic_pass"].tolist() == [True] and lc.buildings["lc_cafe_pass"].tolist() == [True]
+    with pytest.raises(rg.SchemaError, match="give distance_m"):
+        W.life_circles(net, homes, amen, circles=[{"name": "x", "distance_m": None, "minutes": None, "required": [["cafe"]]}])
+    # the typed record itself, as dataclasses.asdict gives it (tuples, None)
+    record = dataclasses.asdict(LifeCircle(name="clinic", required=(("clinic",),), minutes=5))
+    assert W.life_circles(net, homes, amen, circles=[record], speed_m_s=1.2).summary["distance_m"].tolist() == [360.0]
+
+
+def _project_folder(tmp_path, sample_path, extra: str, *, speed_m_s: float = 1.0):
+    """A copy of the sample's project.toml (its gpkg linked) with ``extra`` appended and ``[walk] speed_m_s`` set."""
+    text = (sample_path / "project.toml").read_text(encoding="utf-8")
+    assert "speed_m_s = 1.0" in text
+    text = text.replace("speed_m_s = 1.0", f"speed_m_s = {speed_m_s}", 1)
+    (tmp_path / "project.toml").write_text(text + "\n" + extra, encoding="utf-8")
+    (tmp_path / "chuangchuangyi.gpkg").symlink_to(sample_path / "chuangchuangyi.gpkg")
+    return tmp_path
+
+
+def test_life_circles_in_minutes_end_to_end(tmp_path, sample_path):
+    """[[life_circles]] given only in minutes, from project.toml through the walk analysis."""
+    folder = _project_folder(tmp_path, sample_path, """
+[[life_circles]]
+name = "short"
+minutes = 4
+required = [["cafe", "restaurant"]]
+
+[[life_circles]]
+name = "long"
+minutes = 12.5
+required = [["clinic", "hospital"], ["pharmacy"]]
+""", speed_m_s=1.2)
+    p = rg.load_project(folder)
+    r = rg.run_analyses(p, ["walk"])
+    lc = r.tables["life_circles"]
+    assert lc.loc["short", "distance_m"] == pytest.approx(4 * 60 * 1.2)
+    assert lc.loc["long", "distance_m"] == pytest.approx(12.5 * 60 * 1.2)
+    assert {"lc_short_pass", "lc_long_pass"} <= set(r.layer("buildings").columns)
+    # the loader's other form: the typed record's keys all present, None where not given
+    p.life_circles = [{"name": c["name"], "distance_m": None, "minutes": c["minutes"], "required": c["required"]}
+                      for c in p.life_circles]
+    again = rg.run_analyses(p, ["walk"]).tables["life_circles"]
+    assert again["distance_m"].tolist() == pytest.approx([288.0, 900.0])
+
+
 def test_green_access_and_parks():
     net = build_network(grid())
     homes = pts([(0, 0), (400, 400)])
@@ -242,6 +298,127 @@ def test_the_walk_analysis_attaches_once(sample, monkeypatch):
     assert len(calls) == 1
     assert set(calls[0]) >= {"origins", "amenities", "green", "axis", "isochrone_origins"}
     assert len(r.layers["isochrones"]) == 3 and r.layer("buildings")["green_dist_m"].notna().all()
+
+
+def test_nearest_max_m_reaches_every_measure(sample, monkeypatch):
+    """[walk] nearest_max_m sets the search radius of every measure: one attachment, one search per kind of destination."""
+    attaches, radii = [], []
+    real_attach, real_nearest = W.attach, W.K.multi_source_nearest
+
+    def counting_attach(network, points, **kwargs):
+        attaches.append(sorted(points))
+        return real_attach(network, points, **kwargs)
+
+    def counting_nearest(*args, **kwargs):
+        radii.append(args[-1])
+        return real_nearest(*args, **kwargs)
+
+    monkeypatch.setattr(W, "attach", counting_attach)
+    monkeypatch.setattr(W.K, "multi_source_nearest", counting_nearest)
+    r = rg.run_analyses(sample, ["walk"], overrides={"walk.nearest_max_m": 800})
+    assert len(attaches) == 1
+    # amenities (800 m, widened to the largest counting distance, 1,000 m), green space and parks together, the axis;
+    # the life circles (at most 1,000 m) reuse the amenity search
+    assert sorted(radii) == [800.0, 800.0, 1000.0]
+    b = r.layer("buildings")
+    notes = [n for n in pd.concat([b["walk_note"], b["lc_note"]]) if "none within" in n]
+    assert notes and all("none within 800 m" in n for n in notes)
+    assert not [n for n in pd.concat([b["walk_note"], b["lc_note"]]) if "5000" in n]
+
+
+def test_nearest_max_m_of_each_measure():
+    net = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (2000, 0)])], crs=CRS))
+    homes = pts([(0, 0)])
+    spaces = gpd.GeoDataFrame({"space_type": ["park"]}, geometry=[shapely.box(1500, 5, 1600, 50)], crs=CRS)
+    g = W.green_access(net, homes, spaces, nearest_max_m=1000)
+    assert np.isnan(g.loc[0, "park_dist_m"]) and np.isnan(g.loc[0, "green_dist_m"])  # a park is green space too
+    assert g.loc[0, "green_note"] == "none within 1000 m: green"
+    assert W.green_access(net, homes, spaces).loc[0, "park_dist_m"] == pytest.approx(1505.0, abs=10)  # an entry every 20 m of the outline
+    axis = gpd.GeoDataFrame(geometry=[shapely.LineString([(1200, 0), (1800, 0)])], crs=CRS)
+    assert np.isnan(W.axis_catchment(net, homes, axis, nearest_max_m=1000).buildings.loc[0, "axis_dist_m"])
+    assert W.axis_catchment(net, homes, axis).buildings.loc[0, "axis_dist_m"] == pytest.approx(1200.0)
+    amen = pts([(1500, 0)], category=["clinic"])
+    circles = [{"name": "c", "distance_m": 300, "required": [["clinic"]]}]
+    assert W.life_circles(net, homes, amen, circles=circles, nearest_max_m=1000).buildings.loc[0, "lc_note"] == \
+        "none within 1000 m: clinic"
+    assert W.life_circles(net, homes, amen, circles=circles).buildings.loc[0, "lc_note"] == ""
+
+
+def test_an_attachment_of_another_network_is_refused():
+    """Two networks of the same node count: the attachment of one must not pass for the other's."""
+    a = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1000, 0)])], crs=CRS))
+    b = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (0, 400)])], crs=CRS))
+    assert len(a.nodes) == len(b.nodes)
+    homes = pts([(100, 10)])
+    amen = pts([(300, -5)], category=["cafe"])
+    att = W.attach_layers(a, homes, amenities=amen)
+    assert W.accessibility(a, homes, amen, attached=att).table.loc[0, "cafe_nearest_m"] == pytest.approx(215.0)
+    with pytest.raises(rg.RenewgeoError, match="another network.*attach_layers on this network"):
+        W.accessibility(b, homes, amen, attached=att)
+    with pytest.raises(rg.RenewgeoError, match="another network"):
+        W.life_circles(b, homes, amen, circles=[{"name": "c", "distance_m": 300, "required": [["cafe"]]}], attached=att)
+
+
+def test_skip_reason_reads_well(sample):
+    p = rg.Project.from_layers({"buildings": sample["buildings"]}, crs=sample.crs)
+    assert W._applies(p) == ("the project has no amenities layer and no line layer to walk on "
+                             "(paths, pedestrian_axis, landscape_corridor or trails)")
+    assert rg.run_analyses(p, ["walk"]).skipped["walk"] == W._applies(p)
+    paths = rg.Project.from_layers({"paths": sample["paths"]}, crs=sample.crs)
+    assert W._applies(paths) == "the project has no buildings layer and no amenities layer"
+    only = rg.Project.from_layers({"zones": sample["zones"]}, crs=sample.crs)
+    assert W._applies(only) == ("the project has no buildings layer, no amenities layer and no line layer to walk on "
+                                "(paths, pedestrian_axis, landscape_corridor or trails)")
+
+
+def test_unknown_floor_area_is_noted(sample):
+    b = sample["buildings"].copy()
+    unknown = b.index[::5]  # 6 of 26 buildings: nothing to compute their floor area from
+    b.loc[unknown, ["floors", "height_m", "gfa_m2"]] = np.nan
+    layers = {k: sample[k] for k in ("paths", "pedestrian_axis", "amenities", "outdoor_spaces")}
+    p = rg.Project.from_layers({"buildings": b, **layers}, crs=sample.crs)
+    r = rg.run_analyses(p, ["walk"])
+    notes = [n for n in r.results["walk"].notes if "floor area" in n]
+    assert notes == [f"the floor area (gfa_m2) of {len(unknown)} of {len(b)} buildings is unknown (no gfa_m2, floors or height_m): "
+                     "GFA shares and sums (life_circles gfa_pass_pct, axis_catchment gfa_pct, isochrones gfa_m2) count only "
+                     f"the other {len(b) - len(unknown)}"]
+    # and so they do: the share of the known floor area
+    out = r.layer("buildings")
+    gfa, ok = out["gfa_m2"], out["lc_15min_pass"].astype(bool)
+    assert gfa.isna().sum() == len(unknown)
+    assert r.tables["life_circles"].loc["15min", "gfa_pass_pct"] == pytest.approx(100 * gfa[ok].sum() / gfa.sum())
+    assert not [n for n in rg.run_analyses(sample, ["walk"]).results["walk"].notes if "floor area" in n]
+
+
+def test_report_prints_the_network_as_a_sentence(sample):
+    res = rg.run_analyses(sample, ["walk"]).results["walk"]
+    row = res.tables["network"].iloc[0]
+    first = W._report(res).splitlines()[0]
+    assert first == (f"network: {row['nodes']} nodes, {row['edges']} edges, {row['length_m'] / 1000:.1f} km in 1 component; "
+                     f"{row['dangling_ends']} dangling ends")
+    one = pd.DataFrame([{"nodes": 2, "edges": 1, "length_m": 1234.0, "components": 2, "dangling_ends": 1}])
+    assert W._network_line(one.iloc[0]) == "network: 2 nodes, 1 edge, 1.2 km in 2 components; 1 dangling end"
+
+
+def test_declared_layer_columns_cover_the_sample_run(sample):
+    """Targets may name result layers' columns: every column a walk run returns is declared."""
+    from fnmatch import fnmatchcase
+
+    from renewgeo.analysis import REGISTRY
+    from renewgeo.schemas import RESULT_LAYERS
+
+    walk = REGISTRY["walk"]
+    assert set(walk.layer_columns) == set(walk.layers)
+    assert all(RESULT_LAYERS[name].columns == walk.layer_columns[name] for name in walk.layers)
+    r = rg.run_analyses(sample, ["walk"]).results["walk"]
+    assert set(r.layers) >= {"network_nodes", "network_edges", "isochrones"}
+    net = build_network(grid())
+    axis = gpd.GeoDataFrame(geometry=[shapely.LineString([(200, 0), (200, 180)]), shapely.LineString([(200, 220), (200, 400)])], crs=CRS)
+    gaps = W.axis_catchment(net, pts([(0, 0)]), axis).gaps  # the sample's axis is continuous
+    for name, layer in {**r.layers, "axis_gaps": gaps}.items():
+        cols = [c for c in layer.columns if c != layer.geometry.name]
+        undeclared = [c for c in cols if not any(fnmatchcase(c, pat) for pat in walk.layer_columns[name])]
+        assert not undeclared, (name, undeclared)
 
 
 def test_sample_project_walkability(sample):

@@ -19,10 +19,10 @@ from pyproj import Geod
 
 import renewgeo as rg
 from renewgeo import crs as rcrs
-from renewgeo import webmap
+from renewgeo import styles, webmap
 from renewgeo.analysis import REGISTRY, Analysis, Result, RunResult
 from renewgeo.pipeline import run_analyses, run_project
-from renewgeo.styles import DISTANCE_STYLE, Presentation, Style, View
+from renewgeo.styles import Presentation, Style, View, distance_style
 from tests.browser import chromium_path, open_page
 
 READY = "window.renewgeo && window.renewgeo.ready"
@@ -69,8 +69,8 @@ def _blocks(page_html: str) -> list[dict]:
 WALK = Analysis(
     name="walk_fixture", help="walking layers made by hand for the map tests", compute=lambda ctx: Result(),
     layers={
-        "network_nodes": Presentation(("步行网络节点", "Network nodes"), Style("point", column="daily_dist_m", size=2.0, width=0.5,
-                                                                         **DISTANCE_STYLE), tooltip=(), show=False, order=44),
+        "network_nodes": Presentation(("步行网络节点", "Network nodes"), distance_style("point", "daily_dist_m", size=2.0, width=0.5),
+                                      tooltip=(), show=False, order=44),
         "network_edges": Presentation(("步行网络", "Walking network"), Style("line", colour="#9e9e9e", width=1.0), tooltip=(),
                                       show=False, order=39),
         "isochrones": Presentation(("步行等时圈", "Walking isochrones"),
@@ -82,7 +82,7 @@ WALK = Analysis(
     },
     views={"walk_distance": View("buildings", Presentation(
         ("到日常服务的步行距离", "Walk to daily services"),
-        Style("polygon", column="daily_dist_m", width=0.6, fill_opacity=0.9, **DISTANCE_STYLE),
+        distance_style("polygon", "daily_dist_m", width=0.6, fill_opacity=0.9),
         tooltip=("id", "name", "daily_dist_m"), order=61))},
 )
 
@@ -197,7 +197,7 @@ def test_languages(browser_ok, sample, tmp_path):
 
 
 def test_defaults_come_from_the_map_settings(sample_path, monkeypatch):
-    p = rg.load_project(sample_path, settings={"map.lang": "en", "map.basemap": "osm", "map.simplify_m": 0})
+    p = rg.load_project(sample_path, overrides={"map.lang": "en", "map.basemap": "osm", "map.simplify_m": 0})
     html = webmap.meeting_map(p).get_root().render()
     assert "Buildings (26)" in html and "tile.openstreetmap.org/{z}" in html
     assert "img-src data: https://tile.openstreetmap.org;" in html.replace("&#x27;", "'")
@@ -227,10 +227,30 @@ def test_basemap_options(sample, monkeypatch):
         webmap.meeting_map(sample, basemap="tianditu")
     with pytest.raises(rg.RenewgeoError, match="basemap must be one of"):
         webmap.meeting_map(sample, basemap="google")
-    with pytest.raises(rg.RenewgeoError, match="lang must be"):
+    with pytest.raises(rg.RenewgeoError, match="lang must be") as bad_lang:
         webmap.meeting_map(sample, lang="fr")
+    assert all(repr(v) in str(bad_lang.value) for v in ("zh", "en", "zh+en"))  # the allowed values, named
     html = webmap.meeting_map(sample, basemap="tianditu", tianditu_token="abc").get_root().render()
     assert "tianditu.gov.cn/vec_w" in html and "tk=abc" in html
+
+
+def test_map_arguments_are_checked_as_map_settings(sample):
+    """lang, basemap and simplify_m are checked as [map] declares them (one place), not by hand beside it."""
+    with pytest.raises(rg.ProjectFileError, match="lang must be one of.*'fr'"):
+        webmap.meeting_map(sample, lang="fr")
+    with pytest.raises(rg.ProjectFileError, match="simplify_m must be <= 100"):
+        webmap.meeting_map(sample, simplify_m=500)
+    with pytest.raises(rg.ProjectFileError, match="basemap must be one of") as both:
+        webmap.meeting_map(sample, lang="de", basemap="google")
+    assert "lang must be one of" in str(both.value)  # every bad argument at once
+    assert "Buildings (26)" in webmap.meeting_map(sample, lang="en", simplify_m=0).get_root().render()
+
+
+def test_walking_distances_have_one_style():
+    """styles.distance_style is the one way to draw walking distances; the DISTANCE_STYLE keywords are gone."""
+    assert not hasattr(styles, "DISTANCE_STYLE")
+    nodes = WALK.layers["network_nodes"].style
+    assert (nodes.column, nodes.breaks, nodes.unit, nodes.size) == ("daily_dist_m", styles.DISTANCE_BREAKS, "m", 2.0)
 
 
 def test_the_escaping_helpers():
