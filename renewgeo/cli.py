@@ -173,10 +173,11 @@ def _cmd_settings(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     table = rio.info(args.file)
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
-        for row in table.itertuples():
-            print(f"layer {row.layer}: {row.geometry_type}, {row.features} features, CRS {row.crs}")
-            print(f"  bounds  {row.bounds}")
-            print(f"  columns {row.columns}")
+        for row in table.to_dict("records"):
+            n = int(row["features"])
+            print(f"layer {row['layer']}: {row['geometry_type']}, {n:,} {'feature' if n == 1 else 'features'}, CRS {row['crs'] or '-'}")
+            print(f"  bounds  {row['bounds']}")
+            print(f"  columns {row['columns']}")
     return EXIT_OK
 
 

@@ -78,6 +78,7 @@ UNIT_ALIASES = {"平方米": "m2", "平米": "m2", "㎡": "m2", "sqm": "m2", "�
                 "千米": "km", "个": "count", "栋": "count", "处": "count", "户": "count", "车位": "spaces", "个车位": "spaces",
                 "位": "places", "%": "pct", "percent": "pct"}
 _KEY_CODES = ("bad_project", "bad_project", "bad_project")
+_Value = str | int | float | bool  # a value a target's filter compares a column with
 _TARGET_CODES = ("bad_target", "bad_target", "bad_target")
 _MEASURE = re.compile(r"^(count|area|length|gfa|sum\((?P<col>[A-Za-z_][A-Za-z0-9_]*)\))$")
 RASTER_ROLES = ("dem", "red", "nir", "other")
@@ -145,7 +146,8 @@ class Target:
     unit: str = setting(doc="unit of the value", choices=TARGET_UNITS, example='"m2"', aliases=UNIT_ALIASES)
     label: str = setting("", "label in English")
     label_zh: str = setting("", "label in Chinese")
-    where: dict[str, Any] = setting({}, "filter: column = value or list of values", example='{ treatment = ["full_renovation"] }')
+    where: dict[str, _Value | tuple[_Value, ...]] = setting({}, "filter: column = value or list of values",
+                                                      example='{ treatment = ["full_renovation"] }')
     year: int | None = setting(None, "the year the target is for", example="2024")
     tolerance_pct: float | None = setting(None, "met within this percentage (default [area] target_tolerance_pct)", ge=0, le=100,
                                           example="1")

@@ -272,3 +272,10 @@ def test_the_project_toml_hash_is_of_the_files_bytes(tmp_path):
     path = tmp_path / "project.toml"
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))  # saved on Windows
     assert rg.load_project(tmp_path).toml_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_filter_value_must_be_a_value_or_a_list(tmp_path):
+    targets = '[[targets]]\nid = "x"\nlayer = "buildings"\nwhere = { status = { a = 1 } }\nmeasure = "count"\nvalue = 1\nunit = "count"\n'
+    write_project(tmp_path, BASE + targets, {"buildings": toy_buildings()})
+    report = rg.validate_project(tmp_path)
+    assert report.codes() == ["bad_target"] and "where entry 'status'" in report.errors[0].message
