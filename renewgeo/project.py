@@ -176,7 +176,7 @@ class LifeCircle:
 
     def __post_init__(self) -> None:
         if self.distance_m is None and self.minutes is None:
-            raise ValueError("needs distance_m or minutes")
+            raise ValueError("gives neither distance_m nor minutes: give distance_m = 300 (or minutes = 5)")
 
 
 @dataclass(frozen=True)

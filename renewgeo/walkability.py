@@ -48,8 +48,8 @@ from renewgeo import raster
 from renewgeo._errors import RenewgeoError, SchemaError
 from renewgeo.analysis import Analysis, Context, Result, register
 from renewgeo.network import MAX_SNAP_M, SNAP_M, Attached, Network, attach, build_network
-from renewgeo.project import Project
-from renewgeo.settings import Section, section, setting
+from renewgeo.project import LifeCircle, Project
+from renewgeo.settings import Section, parse_record, section, setting
 from renewgeo.styles import Presentation, Style, View, add_field_labels, distance_style
 from renewgeo.units import true_area_m2
 
@@ -596,8 +596,12 @@ def default_life_circles() -> list[dict[str, Any]]:
         return list(tomllib.load(f)["life_circles"])
 
 
-def _check_circles(circles: Sequence[Mapping[str, Any]], *, speed_m_s: float = 1.0) -> list[dict[str, Any]]:
-    """Circles with their distance in metres: ``distance_m``, or ``minutes`` at ``speed_m_s``."""
+def _check_circles(circles: Sequence[Mapping[str, Any]], *, speed_m_s: float = SPEED_M_S) -> list[dict[str, Any]]:
+    """Circles with their distance in metres: ``distance_m``, or ``minutes`` at ``speed_m_s``.
+
+    Each circle is checked as the project loader checks ``[[life_circles]]`` (one record,
+    :class:`renewgeo.project.LifeCircle`); a missing key and None both mean "not given".
+    """
     if speed_m_s <= 0:
         raise RenewgeoError(f"speed_m_s must be > 0 m/s, got {speed_m_s}")
     if not circles:
@@ -605,18 +609,14 @@ def _check_circles(circles: Sequence[Mapping[str, Any]], *, speed_m_s: float = 1
                           "\"required\": [[\"clinic\"]]}")
     out = []
     for i, c in enumerate(circles):
-        name = str(c.get("name", f"#{i + 1}"))
-        dist: Any = c.get("distance_m")  # a missing key and None both mean "not given" (the loader may pass either)
-        minutes: Any = c.get("minutes")
-        if dist is None and minutes is None:
-            raise SchemaError(f"life circle {name!r}: give distance_m (or minutes)")
-        req = c.get("required")
-        if not isinstance(req, list | tuple) or not all(isinstance(r, list | tuple | str) for r in req):
-            raise SchemaError(f"life circle {name!r}: required must be a list of category lists, e.g. [[\"clinic\", \"hospital\"], [\"school\"]]")
-        d = float(dist) if dist is not None else float(minutes) * 60.0 * speed_m_s
-        if not d > 0:
-            raise SchemaError(f"life circle {name!r}: its distance must be > 0 m, got {d:g} m; give a positive distance_m or minutes")
-        out.append({"name": name, "distance_m": d, "required": [[r] if isinstance(r, str) else list(r) for r in req]})
+        name = str(c.get("name", f"#{i + 1}")) if isinstance(c, Mapping) else f"#{i + 1}"
+        table = {k: v for k, v in c.items() if v is not None} if isinstance(c, Mapping) else c
+        rec, probs = parse_record(LifeCircle, table, where=f"life circle {name!r}:", file=None, codes=("bad_life_circle",) * 3,
+                                  noun="key", layer="life_circles")
+        if rec is None:
+            raise SchemaError("; ".join(f"{p.message} (fix: {p.fix})" for p in probs))
+        d = rec.distance_m if rec.distance_m is not None else float(rec.minutes or 0) * 60.0 * speed_m_s
+        out.append({"name": rec.name, "distance_m": d, "required": [[r] if isinstance(r, str) else list(r) for r in rec.required]})
     return out
 
 

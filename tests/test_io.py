@@ -180,7 +180,7 @@ def test_info_lists_the_styles_table_as_a_table(tmp_path, layer):
     assert "styleQML" in styles["columns"]
     r = run("info", str(path))
     assert r.returncode == 0, r.stderr
-    assert "layer layer_styles: table (no geometry), 1 features, CRS -\n  bounds  -\n" in r.stdout
+    assert "layer layer_styles: table (no geometry), 1 feature, CRS -\n  bounds  -\n" in r.stdout
     assert "nan" not in r.stdout.lower() and "None" not in r.stdout
 
 

@@ -226,7 +226,7 @@ def test_life_circles_are_checked(tmp_path):
         """))
     text = "\n".join(p.format() for p in errs)
     assert "life circle '5min': required item 2 (3)" in text
-    assert "life circle 'x': needs distance_m or minutes" in text
+    assert "life circle 'x': gives neither distance_m nor minutes: give distance_m = 300 (or minutes = 5)" in text
     assert len(errs) == 2
 
 
