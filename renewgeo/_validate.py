@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 
 from renewgeo.schemas import Column, LayerKind
+from renewgeo.styles import VALUE_LABELS
 
 __all__ = ["Problem", "ValidationReport", "validate_layer"]
 
@@ -291,11 +292,11 @@ def validate_layer(
     out = _unique_columns(gdf, add)
     out = out.rename(columns=_mapped_columns(out, kind, column_map or {}, add))
     _check_columns(out, kind, layer, add)
-    _check_geometries(out, kind, layer, repair, add)
+    out = _check_geometries(out, kind, layer, repair, add)
     _check_ids(out, add)
     for col in kind.columns:
         if col.name in out.columns:
-            conv = _converted(out, col, add)
+            conv = _translated(out, _converted(out, col, add), col, add)
             out[col.name] = conv
             _check_allowed(out, conv, col, (extra_values or {}).get(col.name, ()), add)
             _check_range(out, conv, col, add)
@@ -394,8 +395,32 @@ def _check_columns(gdf: gpd.GeoDataFrame, kind: LayerKind, layer: str, add: _Add
             )
 
 
-def _check_geometries(gdf: gpd.GeoDataFrame, kind: LayerKind, layer: str, repair: bool, add: _Add) -> None:
-    """Null, empty, invalid (repaired in place when ``repair``) and wrong-type geometries."""
+ABSURD_COORDINATE = 1e8
+"""No CRS on Earth has a coordinate this large (Web Mercator's reach 2.0e7 m)."""
+
+
+def absurd_coordinates(geoms: np.ndarray) -> np.ndarray:
+    """Mask of geometries with a coordinate that is not finite or beyond :data:`ABSURD_COORDINATE`.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> absurd_coordinates(np.array([shapely.Point(1, 2), shapely.Point(1e30, 0), None])).tolist()
+    [False, True, False]
+    """
+    b = shapely.bounds(geoms)
+    present = ~np.isnan(b).all(axis=1)  # missing and empty geometries have no bounds
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(b).all(axis=1) | (np.abs(b) > ABSURD_COORDINATE).any(axis=1)
+    return np.asarray(present & bad, dtype=bool)
+
+
+def _check_geometries(gdf: gpd.GeoDataFrame, kind: LayerKind, layer: str, repair: bool, add: _Add) -> gpd.GeoDataFrame:
+    """Null, empty, invalid (repaired in place when ``repair``) and wrong-type geometries.
+
+    Returns the layer without the features that repair reduced to nothing of the layer's
+    geometry family (listed in a warning).
+    """
     geoms = gdf.geometry
     null = geoms.isna().to_numpy()
     empty = (~null) & geoms.is_empty.to_numpy()
@@ -409,9 +434,21 @@ def _check_geometries(gdf: gpd.GeoDataFrame, kind: LayerKind, layer: str, repair
                 rows=_row_ids(gdf, mask),
             )
     ok = ~(null | empty)
+    absurd = ok & absurd_coordinates(geoms.values)
+    if absurd.any():
+        add(
+            "error",
+            "absurd_coordinates",
+            f"{int(absurd.sum())} feature(s) have coordinates no CRS can hold (not finite, or beyond {ABSURD_COORDINATE:.0e})",
+            "a broken export: redraw or delete these features at the source (the rest of the layer is checked as usual)",
+            rows=_row_ids(gdf, absurd),
+        )
+        ok &= ~absurd
     invalid = ok & ~shapely.is_valid(geoms.values).astype(bool)
     if invalid.any():
-        _invalid_geometries(gdf, invalid, kind, layer, repair, add)
+        gone = _invalid_geometries(gdf, invalid, kind, layer, repair, add)
+        if gone.any():
+            gdf, ok = gdf.loc[~gone], ok[~gone]
     if kind.geometry in _GEOM_FAMILIES:
         types = gdf.geometry.geom_type
         wrong = ok & ~types.isin(list(_GEOM_FAMILIES[kind.geometry])).to_numpy()
@@ -423,10 +460,16 @@ def _check_geometries(gdf: gpd.GeoDataFrame, kind: LayerKind, layer: str, repair
                 f"check that this file really holds {kind.name}, or give the layer another kind in project.toml",
                 rows=_row_ids(gdf, wrong),
             )
+    return gdf
 
 
-def _invalid_geometries(gdf: gpd.GeoDataFrame, invalid: np.ndarray, kind: LayerKind, layer: str, repair: bool, add: _Add) -> None:
-    """Report the invalid geometries, with shapely's reason; repair them in place when ``repair``."""
+def _invalid_geometries(gdf: gpd.GeoDataFrame, invalid: np.ndarray, kind: LayerKind, layer: str, repair: bool,
+                        add: _Add) -> np.ndarray:
+    """Report the invalid geometries, with shapely's reason; repair them in place when ``repair``.
+
+    Returns a mask of the features repair reduced to nothing usable (an empty result, or no
+    area left for polygons, no length for lines), which the caller leaves out.
+    """
     geoms = gdf.geometry.values
     reasons = [shapely.is_valid_reason(g) for g in geoms[invalid]]
     rows = tuple(f"{i} ({r})" for i, r in zip(_row_ids(gdf, invalid), reasons, strict=True))
@@ -439,20 +482,31 @@ def _invalid_geometries(gdf: gpd.GeoDataFrame, invalid: np.ndarray, kind: LayerK
             f"fix them in your GIS, or set `repair = true` under [layers.{layer}] (or [project]) to repair them with shapely.make_valid",
             rows=rows,
         )
-        return
+        return np.zeros(len(gdf), dtype=bool)
     fixed = shapely.make_valid(geoms[invalid])
     if kind.geometry in _GEOM_FAMILIES:
         fixed = _keep_family(fixed, kind.geometry)
     vals = geoms.copy()
     vals[invalid] = fixed
     gdf[gdf.geometry.name] = vals
-    add(
-        "warning",
-        "invalid_geometry",
-        f"{n} invalid geometr(y/ies) repaired with shapely.make_valid",
-        "check the repaired shapes; fix them at the source to silence this",
-        rows=rows,
-    )
+    useless = shapely.is_empty(fixed)
+    if kind.geometry == "polygon":
+        useless |= shapely.area(fixed) <= 0
+    elif kind.geometry == "line":
+        useless |= shapely.length(fixed) <= 0
+    gone = np.zeros(len(gdf), dtype=bool)
+    gone[np.flatnonzero(invalid)[useless]] = True
+    kept = tuple(r for r, u in zip(rows, useless, strict=True) if not u)
+    if kept:
+        add("warning", "invalid_geometry", f"{len(kept)} invalid geometr(y/ies) repaired with shapely.make_valid",
+            "check the repaired shapes; fix them at the source to silence this", rows=kept)
+    if gone.any():
+        add("warning", "dropped_by_repair",
+            f"{int(gone.sum())} invalid feature(s) left out: repair leaves no {kind.geometry} of them "
+            "(a ring that collapses to a line or a point)",
+            "redraw them at the source; the rest of the layer is used",
+            rows=tuple(r for r, u in zip(rows, useless, strict=True) if u))
+    return gone
 
 
 def _check_ids(gdf: pd.DataFrame, add: _Add) -> None:
@@ -498,6 +552,35 @@ def _converted(gdf: pd.DataFrame, col: Column, add: _Add) -> pd.Series:
             rows=_with_values(gdf, bad, raw),
         )
     return conv
+
+
+def _translated(gdf: pd.DataFrame, conv: pd.Series, col: Column, add: _Add) -> pd.Series:
+    """Allowed values written by their Chinese or English label (``在营``, ``under renovation``) read as their codes.
+
+    Only labels of the column's own allowed values are read; each translation is listed
+    in one warning, so a planner sees what was read as what.
+    """
+    if col.allowed is None:
+        return conv
+    labels: dict[str, str] = {}
+    for code in col.allowed:
+        for label in VALUE_LABELS.get(code, ()):
+            if label not in col.allowed:
+                labels.setdefault(label.strip().lower(), code)
+    if not labels:
+        return conv
+    vals = conv.astype("string")
+    key = vals.str.strip().str.lower()
+    hit = (vals.notna() & ~vals.isin(list(col.allowed)) & key.isin(list(labels))).to_numpy(dtype=bool)
+    if not hit.any():
+        return conv
+    out = conv.copy()
+    out[hit] = key[hit].map(labels).to_numpy()
+    pairs = sorted({f"{v!r} -> {labels[k]!r}" for v, k in zip(vals[hit], key[hit], strict=True)})
+    add("warning", "value_translated", f"{int(hit.sum())} value(s) given by their label were read as codes: {'; '.join(pairs)}",
+        f"nothing to do if that is what they mean; write the codes {sorted(col.allowed)} at the source to silence this",
+        column=col.name, rows=_with_values(gdf, hit, vals))
+    return out
 
 
 def _check_allowed(gdf: pd.DataFrame, conv: pd.Series, col: Column, extra: Sequence[str], add: _Add) -> None:

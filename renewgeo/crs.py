@@ -17,6 +17,7 @@ Rules
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -24,7 +25,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 
@@ -332,3 +333,94 @@ def wgs84_to_gcj02_gdf(gdf: gpd.GeoDataFrame, *, layer: str = "layer") -> gpd.Ge
     are GCJ-02: use it only for display on such a basemap.
     """
     return _transform_lonlat(to_web(gdf, layer=layer), wgs84_to_gcj02, layer=layer)
+
+
+# ------------------------------------------------------------------- plausibility
+Box = tuple[float, float, float, float]
+_MARGIN_DEG = 10.0  # a projected CRS is often used a little beyond its published area of use
+
+
+@functools.lru_cache(maxsize=512)
+def _to_wgs84(wkt: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_wkt(wkt), WEB_CRS, always_xy=True)
+
+
+def lonlat_box(bounds: Box, crs: Any) -> Box | None:
+    """The WGS 84 bounding box of ``bounds`` given in ``crs``, or None when it does not transform to finite degrees."""
+    c = resolve_crs(crs)
+    try:
+        box = _to_wgs84(c.to_wkt()).transform_bounds(*bounds)
+    except Exception:  # pyproj raises for points it cannot project
+        return None
+    if not np.all(np.isfinite(box)) or abs(box[1]) > 90 or abs(box[3]) > 90:
+        return None
+    return (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+
+
+def _inside(box: Box, area: Box, margin: float) -> bool:
+    return box[0] >= area[0] - margin and box[2] <= area[2] + margin and box[1] >= area[1] - margin and box[3] <= area[3] + margin
+
+
+def coordinate_problem(bounds: Box, crs: Any) -> str | None:
+    """Why coordinates with these ``bounds`` cannot be in ``crs``, or None when they can.
+
+    Degrees must be longitudes and latitudes; projected coordinates must land (within
+    10 degrees) in the area where the CRS is used.
+
+    Examples
+    --------
+    >>> coordinate_problem((518000, 3985000, 518500, 3985400), 4326)[:40]
+    'its coordinates (518,000 .. 518,500 and '
+    >>> coordinate_problem((518000, 3985000, 518500, 3985400), 4549) is None
+    True
+    """
+    x0, y0, x1, y1 = bounds
+    if not np.all(np.isfinite(bounds)):
+        return "its coordinates are not finite numbers"
+    c = resolve_crs(crs)
+    if c.is_geographic:
+        if max(abs(x0), abs(x1)) > 180 or max(abs(y0), abs(y1)) > 90:
+            return (f"its coordinates ({x0:,.0f} .. {x1:,.0f} and {y0:,.0f} .. {y1:,.0f}) are not longitudes and latitudes, "
+                    f"although its CRS ({c.to_string()}) is in degrees")
+        return None
+    box = lonlat_box(bounds, c)
+    aou = c.area_of_use
+    if box is None:
+        return f"its coordinates ({x0:,.0f} .. {x1:,.0f} and {y0:,.0f} .. {y1:,.0f}) lie nowhere on Earth in {c.to_string()}"
+    if aou is not None and not _inside(box, aou.bounds, _MARGIN_DEG):
+        return (f"its coordinates lie at {box[0]:.2f}..{box[2]:.2f} E, {box[1]:.2f}..{box[3]:.2f} N in {c.to_string()}, "
+                f"far from where that CRS is used ({aou.name})")
+    return None
+
+
+def _candidate_codes() -> list[int]:
+    gk_prefixed = list(range(4513, 4534))  # CGCS2000 / 3-degree GK zone 25-45 (easting with the zone number)
+    utm = [*range(32601, 32661), *range(32701, 32761)]
+    return [4326, *gk_prefixed, *_CGCS2000_GK3.values(), *utm, 3857]
+
+
+def likely_crs(bounds: Box, *, near: Box | None = None, limit: int = 3) -> list[str]:
+    """CRSs in which coordinates with these ``bounds`` would make sense, best first.
+
+    With ``near`` (the WGS 84 box of the project's other layers), only CRSs that put the
+    coordinates there are named.
+
+    Examples
+    --------
+    >>> likely_crs((518000, 3985000, 518500, 3985400), near=(120.1, 35.9, 120.3, 36.1))
+    ['EPSG:4549']
+    """
+    out = []
+    for code in _candidate_codes():
+        if coordinate_problem(bounds, code) is not None:
+            continue
+        box = lonlat_box(bounds, code)
+        if box is None:
+            continue
+        if near is not None and not _inside(box, near, 0.05):
+            continue
+        aou = CRS.from_epsg(code).area_of_use
+        if near is None and aou is not None and not _inside(box, aou.bounds, 0.0):
+            continue
+        out.append(f"EPSG:{code}")
+    return out[:limit]

@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
+import glob
 import logging
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -80,9 +85,63 @@ WALKABLE_HIGHWAYS = (
 _POI_KEYS = ("amenity", "shop", "leisure", "tourism", "office", "healthcare", "public_transport", "railway", "highway")
 
 
+@dataclass(frozen=True)
+class DroppedFeatures:
+    """Features a reader left out because their geometry cannot be built.
+
+    GDAL's OSM driver assembles areas from ways; a way that closes on itself after two
+    nodes, or a broken relation, gives a ring GEOS refuses. Such a feature is left out
+    (one bad ring no longer stops the whole layer), logged as a warning and listed here.
+
+    Attributes
+    ----------
+    source : str
+        The file and what was read from it (``city.osm.pbf (osm = buildings)``).
+    ids : tuple of str
+        Ids of the features left out (``w<way id>``, ``r<relation id>``, ``n<node id>``).
+    reason : str
+        Why, in words.
+    """
+
+    source: str
+    ids: tuple[str, ...]
+    reason: str
+
+
+_SHAPEFILE_PARTS = (".shx", ".dbf")
+
+
+def _check_file(p: Path) -> None:
+    """A clear :class:`ReadError` for a file that is missing, a link that leads nowhere, or a shapefile missing a part."""
+    if p.is_symlink() and not p.exists():
+        try:
+            p.resolve(strict=True)
+            why = "leads nowhere"
+        except RuntimeError:  # Python 3.11: "Symlink loop"
+            why = "is part of a loop of links"
+        except OSError as exc:
+            why = "is part of a loop of links" if exc.errno == errno.ELOOP else f"points to {os.readlink(p)!r}, which does not exist"
+        raise ReadError(f"{p}: a symbolic link that {why}. Point it at the real file, or name the file itself in project.toml.")
+    if not p.exists():
+        near = sorted(x.name for x in p.parent.glob("*")) if p.parent.exists() else []
+        raise ReadError(
+            f"{p}: no such file. "
+            + (f"Files in {p.parent}: {near[:20]}" if near else f"Folder {p.parent} does not exist either.")
+        )
+    if p.suffix.lower() == ".shp":
+        siblings = {x.name.lower() for x in p.parent.glob(glob.escape(p.stem) + ".*")}
+        missing = [ext for ext in _SHAPEFILE_PARTS if (p.stem + ext).lower() not in siblings]
+        if missing:
+            raise ReadError(
+                f"{p}: the shapefile has no {' or '.join(p.stem + e for e in missing)} beside it "
+                "(a shapefile is several files: .shp geometry, .shx index, .dbf attributes, .prj CRS). "
+                "Copy all of them into the folder, or send the layer as one GeoPackage."
+            )
+
+
 def _kind_of_path(path: Path) -> str:
     name = path.name.lower()
-    if name.endswith(".osm.pbf") or name.endswith(".pbf"):
+    if name.endswith((".pbf", ".osm")):
         return "osm"
     if path.suffix.lower() in _PARQUET:
         return "parquet"
@@ -96,26 +155,39 @@ def read_layer(
     osm: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     where: str | None = None,
+    dropped: list[DroppedFeatures] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one vector layer from a file.
 
     Parameters
     ----------
     path : path-like
-        GeoPackage, GeoJSON, Shapefile, FlatGeobuf, GeoParquet or OSM ``.pbf`` file;
-        ``/vsizip/`` and other GDAL virtual paths work for the OGR formats.
+        GeoPackage, GeoJSON, Shapefile, FlatGeobuf, GeoParquet or OSM file (``.pbf``,
+        or ``.osm`` XML); ``/vsizip/`` and other GDAL virtual paths work for the OGR formats.
     layer : str, optional
         Layer inside a multi-layer file (GeoPackage). Required when there are several.
     osm : {"buildings", "amenities", "paths", "landuse"}, optional
-        What to take from an OSM PBF file (required for ``.pbf``).
+        What to take from an OSM file (required for ``.pbf`` and ``.osm``).
     bbox : tuple, optional
-        Only features intersecting this box (in the file's CRS).
+        Only features intersecting this box (in the file's CRS; EPSG:4326 for OSM).
     where : str, optional
-        OGR SQL attribute filter.
+        OGR SQL attribute filter (``"status = 'idle' AND floors >= 3"``). For OSM files
+        and GeoParquet it applies to the columns renewgeo returns (for OSM those of
+        :func:`read_osm`: ``amenity = 'cafe'``, ``category = 'school'`` ...).
+    dropped : list, optional
+        A list to which the reader appends a :class:`DroppedFeatures` for features it
+        left out because their geometry cannot be built (OSM files); each is also
+        logged as a warning.
 
     Returns
     -------
     geopandas.GeoDataFrame
+
+    Raises
+    ------
+    ReadError
+        The file is missing or unreadable, ``layer`` is missing or needed, or ``where``
+        does not fit the layer's columns (the message lists them).
 
     Examples
     --------
@@ -127,20 +199,18 @@ def read_layer(
     """
     p = Path(path)
     vsi = str(path).startswith("/vsi")
-    if not vsi and not p.exists():
-        near = sorted(x.name for x in p.parent.glob("*")) if p.parent.exists() else []
-        raise ReadError(
-            f"{p}: no such file. "
-            + (f"Files in {p.parent}: {near[:20]}" if near else f"Folder {p.parent} does not exist either.")
-        )
+    if not vsi:
+        _check_file(p)
     kind = _kind_of_path(p)
     if kind == "osm":
         if osm is None:
             raise ReadError(f"{p}: an OSM extract holds several things; say which with osm= one of {OSM_WHAT}.")
-        return read_osm(p, what=osm)
+        return read_osm(p, what=osm, bbox=bbox, where=where, dropped=dropped)
     try:
         if kind == "parquet":
             gdf = gpd.read_parquet(p, bbox=bbox)
+            if where is not None:
+                gdf = _apply_where(gdf, where, source=str(p))
         else:
             if layer is None and not vsi:
                 layers = pyogrio.list_layers(p)
@@ -168,11 +238,69 @@ def _tag(other: pd.Series, key: str) -> pd.Series:
     return other.fillna("").str.extract(pat, expand=False)
 
 
-def _osm_frame(path: Path, layer: str) -> gpd.GeoDataFrame:
+def _osm_frame(path: Path, layer: str, bbox: tuple[float, float, float, float] | None) -> gpd.GeoDataFrame:
+    """One layer of GDAL's OSM driver; a geometry GEOS cannot build comes back as None (see :func:`_drop_unbuilt`)."""
     try:
-        return gpd.read_file(path, layer=layer, engine="pyogrio")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gdf = gpd.read_file(path, layer=layer, bbox=bbox, engine="pyogrio", on_invalid="ignore")
     except Exception as exc:
-        raise ReadError(f"{path}: the OSM layer {layer!r} cannot be read ({exc}); is it an OSM PBF extract?") from None
+        raise ReadError(
+            f"{path}: the OSM layer {layer!r} cannot be read ({exc}); is it an OSM extract (.osm.pbf or .osm XML)? "
+            "Download it again or cut it anew (osmium extract)."
+        ) from None
+    for w in caught:
+        if issubclass(w.category, RuntimeWarning):  # GDAL on the rings it could not assemble: _drop_unbuilt names those
+            log.debug("%s, layer %s: GDAL: %s", path, layer, w.message)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return gdf
+
+
+def _drop_unbuilt(frame: gpd.GeoDataFrame, ids: pd.Series, *, source: str, dropped: list[DroppedFeatures] | None) -> gpd.GeoDataFrame:
+    """``frame`` without the features whose geometry could not be built, logged and listed in ``dropped``."""
+    bad = frame.geometry.isna().to_numpy()
+    if not bad.any():
+        return frame
+    bad_ids = tuple(str(i) for i in ids[bad])
+    reason = "their geometry cannot be built (a ring of fewer than 4 points, such as a way closing on itself after 2 nodes, or a broken relation)"
+    log.warning("%s: %d feature(s) left out, %s; fix them in OSM or cut the extract anew: %s", source, len(bad_ids), reason,
+                ", ".join(bad_ids[:20]) + (" ..." if len(bad_ids) > 20 else ""))
+    if dropped is not None:
+        dropped.append(DroppedFeatures(source=source, ids=bad_ids, reason=reason))
+    return frame[~bad]
+
+
+def _apply_where(gdf: gpd.GeoDataFrame, where: str, *, source: str) -> gpd.GeoDataFrame:
+    """The rows of ``gdf`` that the OGR SQL filter ``where`` keeps, evaluated by GDAL on the frame's own columns."""
+    if len(gdf) == 0:
+        return gdf
+    attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    for c in attrs.columns:
+        if isinstance(attrs[c].dtype, pd.CategoricalDtype):
+            attrs[c] = attrs[c].astype(object)
+    row = "_renewgeo_row"
+    attrs[row] = np.arange(len(attrs), dtype=np.int64)
+    tmp = f"/vsimem/renewgeo_where_{uuid.uuid4().hex}.geojson"
+    try:
+        try:
+            pyogrio.write_dataframe(attrs, tmp, driver="GeoJSON")
+        except Exception as exc:
+            raise ReadError(f"{source}: where = {where!r} cannot be applied, a column cannot be handed to GDAL ({exc}); "
+                            "filter the layer in Python instead") from None
+        keep = pyogrio.read_dataframe(tmp, where=where, columns=[row], read_geometry=False)[row].to_numpy()
+    except ReadError:
+        raise
+    except Exception:
+        cols = [str(c) for c in gdf.columns if c != gdf.geometry.name]
+        raise ReadError(
+            f"{source}: where = {where!r} is not an OGR SQL filter on this layer's columns {cols}; "
+            "write it like \"amenity = 'cafe'\" or \"floors >= 3 AND name IS NOT NULL\" with those names"
+        ) from None
+    finally:
+        with contextlib.suppress(Exception):
+            pyogrio.vsi_unlink(tmp)
+    return gdf.iloc[np.sort(keep)]
 
 
 def _col(gdf: pd.DataFrame, key: str) -> pd.Series:
@@ -209,16 +337,26 @@ def _categorise(frame: pd.DataFrame, table: pd.DataFrame) -> pd.Series:
     return cat
 
 
-def read_osm(path: str | os.PathLike[str], *, what: str, categories: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
-    """Read buildings, amenities, walkable paths or land use from an OSM PBF extract.
+def read_osm(
+    path: str | os.PathLike[str],
+    *,
+    what: str,
+    categories: pd.DataFrame | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    where: str | None = None,
+    dropped: list[DroppedFeatures] | None = None,
+) -> gpd.GeoDataFrame:
+    """Read buildings, amenities, walkable paths or land use from an OSM extract.
 
-    Uses GDAL's OSM driver (through pyogrio). Ids are ``w<way id>``, ``r<relation id>``
-    or ``n<node id>``.
+    Uses GDAL's OSM driver (through pyogrio), which reads PBF and OSM XML. Ids are
+    ``w<way id>``, ``r<relation id>`` or ``n<node id>``. A feature whose geometry cannot
+    be built (a way closing on itself after two nodes, a broken multipolygon) is left
+    out, logged as a warning with its id and listed in ``dropped``; the others load.
 
     Parameters
     ----------
     path : path-like
-        The ``.osm.pbf`` file.
+        The ``.osm.pbf`` (or ``.osm``) file.
     what : {"buildings", "amenities", "paths", "landuse"}
         * ``buildings``: polygons tagged ``building`` (not ``building=no``), with
           ``floors`` from ``building:levels`` and ``height_m`` from ``height``.
@@ -232,19 +370,41 @@ def read_osm(path: str | os.PathLike[str], *, what: str, categories: pd.DataFram
           ``natural``.
     categories : DataFrame, optional
         Tag -> category table (default :func:`osm_categories`).
+    bbox : tuple, optional
+        Only features intersecting this box (west, south, east, north in degrees).
+    where : str, optional
+        OGR SQL filter on the returned columns (``"amenity = 'cafe'"``,
+        ``"category = 'school'"``, ``"floors >= 3"``).
+    dropped : list, optional
+        A list to which a :class:`DroppedFeatures` is appended when features are left out.
 
     Returns
     -------
     geopandas.GeoDataFrame in EPSG:4326.
+
+    Raises
+    ------
+    ReadError
+        The file is missing or not an OSM extract, ``what`` is unknown, or ``where``
+        does not fit the returned columns.
     """
     p = Path(path)
-    if not p.exists():
-        raise ReadError(f"{p}: no such file.")
+    _check_file(p)
     if what not in OSM_WHAT:
         raise ReadError(f"read_osm(what={what!r}): use one of {OSM_WHAT}.")
+    source = f"{p} (osm = {what})"
+    out = _read_osm(p, what=what, categories=categories, bbox=bbox, source=source, dropped=dropped)
+    if where is not None:
+        out = _apply_where(out, where, source=source).reset_index(drop=True)
+    return out
+
+
+def _read_osm(p: Path, *, what: str, categories: pd.DataFrame | None, bbox: tuple[float, float, float, float] | None,
+              source: str, dropped: list[DroppedFeatures] | None) -> gpd.GeoDataFrame:
     if what == "buildings":
-        mp = _osm_frame(p, "multipolygons")
+        mp = _osm_frame(p, "multipolygons", bbox)
         mp = mp[mp["building"].notna() & (mp["building"] != "no")]
+        mp = _drop_unbuilt(mp, _osm_ids(mp), source=source, dropped=dropped)
         out = gpd.GeoDataFrame(
             {
                 "id": _osm_ids(mp),
@@ -262,7 +422,7 @@ def read_osm(path: str | os.PathLike[str], *, what: str, categories: pd.DataFram
         out["height_m"] = out["height_m"].where((out["height_m"] > 0) & (out["height_m"] <= 1000))
         return out.reset_index(drop=True)
     if what == "paths":
-        ln = _osm_frame(p, "lines")
+        ln = _osm_frame(p, "lines", bbox)
         hw = ln["highway"]
         foot = _col(ln, "foot")
         access = _col(ln, "access")
@@ -272,6 +432,7 @@ def read_osm(path: str | os.PathLike[str], *, what: str, categories: pd.DataFram
             & ~(access.isin(["private", "no"]) & ~foot.isin(["yes", "designated", "permissive"]))
         )
         ln = ln[keep]
+        ln = _drop_unbuilt(ln, "w" + ln["osm_id"].astype(str), source=source, dropped=dropped)
         level = pd.to_numeric(_col(ln, "layer"), errors="coerce")
         out = gpd.GeoDataFrame(
             {
@@ -287,21 +448,21 @@ def read_osm(path: str | os.PathLike[str], *, what: str, categories: pd.DataFram
         )
         return out.reset_index(drop=True)
     if what == "landuse":
-        mp = _osm_frame(p, "multipolygons")
+        mp = _osm_frame(p, "multipolygons", bbox)
         lu = mp["landuse"].astype("string")
         lu = lu.fillna(mp["leisure"].where(mp["leisure"].isin(["park", "garden", "playground", "pitch"])).astype("string"))
         lu = lu.fillna(mp["natural"].astype("string"))
-        mp = mp[lu.notna()]
+        mp = _drop_unbuilt(mp[lu.notna()], _osm_ids(mp[lu.notna()]), source=source, dropped=dropped)
         return gpd.GeoDataFrame(
-            {"id": _osm_ids(mp), "name": mp["name"], "landuse": lu[lu.notna()]},
+            {"id": _osm_ids(mp), "name": mp["name"], "landuse": lu[mp.index]},
             geometry=mp.geometry.values,
             crs=mp.crs,
         ).reset_index(drop=True)
     # amenities
     table = osm_categories() if categories is None else categories
     frames = []
-    pts = _osm_frame(p, "points")
-    mp = _osm_frame(p, "multipolygons")
+    pts = _osm_frame(p, "points", bbox)
+    mp = _osm_frame(p, "multipolygons", bbox)
     for frame, prefix in ((pts, "n"), (mp, None)):
         tags = pd.DataFrame({k: _col(frame, k) for k in _POI_KEYS}, index=frame.index)
         if prefix is None:  # polygons: buildings are not POIs unless tagged as one
@@ -310,7 +471,9 @@ def read_osm(path: str | os.PathLike[str], *, what: str, categories: pd.DataFram
         tags.loc[~tags["railway"].isin(["station", "subway_entrance", "tram_stop"]), "railway"] = pd.NA
         tags.loc[~tags["public_transport"].isin(["platform"]), "public_transport"] = pd.NA
         has = tags.notna().any(axis=1)
-        sub, t = frame[has], tags[has]
+        sub = frame[has]
+        sub = _drop_unbuilt(sub, ("n" + sub["osm_id"].astype(str)) if prefix else _osm_ids(sub), source=source, dropped=dropped)
+        t = tags.loc[sub.index]
         ids = ("n" + sub["osm_id"].astype(str)) if prefix else _osm_ids(sub)
         geom = sub.geometry.values if prefix else sub.geometry.representative_point().values
         frames.append(
@@ -329,7 +492,7 @@ def read_osm(path: str | os.PathLike[str], *, what: str, categories: pd.DataFram
     ignored = out["category"] == "ignore"
     if ignored.any():
         log.info(
-            "%s: %d street-furniture features (benches, bins ...) left out, as the category table says", p, int(ignored.sum())
+            "%s: %d street-furniture features (benches, bins ...) left out, as the category table says", source, int(ignored.sum())
         )
     out = out[~ignored].reset_index(drop=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=frames[0].crs)
@@ -518,17 +681,72 @@ def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLike
     return dest
 
 
+# Cells that a spreadsheet would read as the start of a formula (OWASP, "CSV Injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_SHEET_FORBIDDEN = re.compile(r"[\\/*?:\[\]]")
+
+
+def _starts_formula(value: object) -> bool:
+    """A text that Excel or LibreOffice would evaluate (``=1+1``, ``@SUM``, ``-2+3``), not a plain number like ``-2.5``."""
+    return isinstance(value, str) and value.startswith(_FORMULA_START) and _PLAIN_NUMBER.fullmatch(value) is None
+
+
+def _csv_text(value: object) -> object:
+    """``value`` with a single quote in front when it is a text that would start a formula (numbers are left alone)."""
+    return "'" + value if isinstance(value, str) and _starts_formula(value) else value
+
+
+def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells and column names cannot start a formula in a spreadsheet."""
+    out = frame.copy()
+    out.columns = [_csv_text(c) if isinstance(c, str) else c for c in out.columns]
+    for j in range(out.shape[1]):
+        col = out.iloc[:, j]
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col) or pd.api.types.is_datetime64_any_dtype(col):
+            continue
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            col = col.astype(object)
+        out.isetitem(j, col.map(_csv_text, na_action="ignore").to_numpy(dtype=object))
+    return out
+
+
+def _sheet_names(names: Sequence[str]) -> list[str]:
+    r"""Excel sheet names for ``names``: no ``[]:*?/\``, no leading or trailing ``'``, 31 characters, all different."""
+    out: list[str] = []
+    for name in names:
+        base = _SHEET_FORBIDDEN.sub("_", str(name)).strip("'")[:31] or "Sheet"
+        sheet, n = base, 1
+        while sheet.casefold() in {s.casefold() for s in out} or sheet.casefold() == "history":  # Excel compares without case
+            n += 1
+            sheet = f"{base[:31 - len(str(n)) - 1]}~{n}"
+        out.append(sheet)
+    return out
+
+
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a table as UTF-8 CSV (with BOM, so Excel shows Chinese text) atomically.
 
     A meaningful index (anything but the default 0..n-1) is written as the first columns.
+    A text cell or column name that a spreadsheet would take for a formula (it starts
+    with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, OWASP's list) gets a
+    single quote in front (``'=cmd|...``), so Excel and LibreOffice show it as text;
+    numbers, negative ones too, and texts that are plain numbers (``-2.5``) are written
+    as they are.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = write_table(pd.DataFrame({"zone": ["=1+1", "A"], "dh_m": [-2.5, 1.0]}), pathlib.Path(tempfile.mkdtemp()) / "t.csv")
+    >>> p.read_text(encoding="utf-8-sig").splitlines()
+    ['zone,dh_m', "'=1+1,-2.5", 'A,1.0']
     """
     dest = Path(path)
     flat = df if isinstance(df.index, pd.RangeIndex) else df.reset_index()
     try:
         with atomic_path(dest) as tmp:
-            flat.to_csv(tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_MINIMAL)
-
+            # CRLF line ends (RFC 4180, Excel's own): a text holding a CR or LF is then quoted, not split into two rows
+            _csv_safe(flat).to_csv(tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     except WriteError:
         raise
     except Exception as exc:
@@ -536,8 +754,18 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return dest
 
 
+def _cells_as_text(ws: Any) -> None:
+    """Store every cell of the openpyxl sheet ``ws`` that holds text as text, never as a formula."""
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":  # openpyxl took a text starting with "=" for a formula
+                cell.data_type = "s"
+            if cell.data_type == "s" and _starts_formula(cell.value):
+                cell.quotePrefix = True  # Excel keeps it text when the cell is edited
+
+
 def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], *, index: bool = True) -> Path:
-    """Write tables to one Excel workbook, a sheet per table, atomically.
+    r"""Write tables to one Excel workbook, a sheet per table, atomically.
 
     Headers carry units in words (``gfa_m2`` -> ``gfa (m²)``), bold on a dark band,
     frozen, with filters; numbers get thousands separators.
@@ -545,11 +773,20 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[s
     Parameters
     ----------
     tables : mapping of str to DataFrame
-        Sheet name -> table (sheet names are cut to Excel's 31 characters).
+        Sheet name -> table. Sheet names lose the characters Excel refuses (``[]:*?/\``,
+        a leading or trailing ``'``), are cut to 31 characters and made different from
+        each other (``~2``), as Excel compares them without case.
     path : path-like
         The ``.xlsx`` file.
     index : bool
         Write each table's index as its first columns.
+
+    Notes
+    -----
+    Every text cell, column names included, is stored as text, never as a formula,
+    whatever it starts with (openpyxl alone stores a text starting with ``=`` as a
+    formula); a text that would start a formula is also marked "quote prefix", so
+    Excel keeps it text when someone edits the cell.
     """
     try:
         from openpyxl.styles import Alignment, Font, PatternFill
@@ -561,12 +798,12 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[s
     dest = Path(path)
     try:
         with atomic_path(dest) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-            for name, df in tables.items():
-                sheet = re.sub(r"[\\/*?:\[\]]", "_", name)[:31]
+            for sheet, df in zip(_sheet_names(list(tables)), tables.values(), strict=True):
                 frame = df.reset_index() if index and not isinstance(df.index, pd.RangeIndex) else df
                 frame = frame.rename(columns={c: header_label(str(c)) for c in frame.columns})
                 frame.to_excel(xw, sheet_name=sheet, index=False)
                 ws = xw.sheets[sheet]
+                _cells_as_text(ws)
                 for cell in ws[1]:
                     cell.font = Font(bold=True, color="FFFFFF")
                     cell.fill = PatternFill("solid", fgColor="37474F")
@@ -610,8 +847,8 @@ def info(path: str | os.PathLike[str]) -> pd.DataFrame:
     [[26, 'EPSG:4549']]
     """
     p = Path(path)
-    if not str(path).startswith("/vsi") and not p.exists():
-        raise ReadError(f"{p}: no such file.")
+    if not str(path).startswith("/vsi"):
+        _check_file(p)
     rows, tables = [], []
     try:
         if _kind_of_path(p) == "parquet":
@@ -629,7 +866,7 @@ def info(path: str | os.PathLike[str]) -> pd.DataFrame:
                 count = meta.get("features", -1)
                 bounds = meta.get("total_bounds")
                 if _kind_of_path(p) == "osm":  # the OSM driver cannot count without reading
-                    gdf = gpd.read_file(p, layer=name, engine="pyogrio")
+                    gdf = _osm_frame(p, name, None)  # a ring GEOS refuses no longer fails the count
                     count, bounds = len(gdf), (tuple(gdf.total_bounds) if len(gdf) else None)
                 rows.append(
                     {
@@ -670,7 +907,42 @@ def _info_row(name: str, gdf: gpd.GeoDataFrame) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- PostGIS
-def _engine(dsn: str) -> Any:
+# SQLAlchemy driver name -> the module it needs. A plain postgresql:// URL gets the first one installed.
+_PG_DRIVERS = {"psycopg2": "psycopg2", "psycopg": "psycopg", "pg8000": "pg8000", "psycopg2cffi": "psycopg2cffi"}
+_DSN_FORM = "postgresql://user:password@host:5432/database"
+
+
+def _pg_url(dsn: str, error: type[ReadError] | type[WriteError]) -> Any:
+    """The SQLAlchemy URL of ``dsn``, with a PostgreSQL driver that is installed.
+
+    ``postgresql://`` (and ``postgres://``) name no driver; SQLAlchemy 2.1 would pick
+    psycopg 3 even where only psycopg2 is installed. The first installed of
+    :data:`_PG_DRIVERS` is used instead.
+    """
+    import importlib.util
+
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(dsn.strip())
+    except Exception:  # the parser's message repeats the URL, password and all
+        raise error(f"PostGIS connection {_safe_dsn(dsn)!r} is not a database URL; write it as {_DSN_FORM}") from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend not in ("postgresql", "postgres"):
+        raise error(f"PostGIS connection {_safe_dsn(dsn)!r} is not a PostgreSQL URL (it starts with {backend}://); write it as {_DSN_FORM}")
+    if not url.database:
+        raise error(f"PostGIS connection {_safe_dsn(dsn)!r} names no database; write it as {_DSN_FORM}")
+    if not driver:
+        driver = next((d for d, mod in _PG_DRIVERS.items() if importlib.util.find_spec(mod) is not None), "")
+        if not driver:
+            raise DependencyError("PostGIS support needs a PostgreSQL driver (psycopg2): pip install 'renewgeo[postgis]'")
+    elif driver in _PG_DRIVERS and importlib.util.find_spec(_PG_DRIVERS[driver]) is None:
+        raise DependencyError(f"PostGIS connection {_safe_dsn(dsn)!r} asks for the driver {driver}, which is not installed: "
+                              f"pip install {_PG_DRIVERS[driver]}, or write postgresql:// to use the installed one")
+    return url.set(drivername=f"postgresql+{driver}")
+
+
+def _engine(dsn: str, error: type[ReadError] | type[WriteError] = ReadError) -> Any:
     try:
         import geoalchemy2  # noqa: F401  # registers the geometry type with SQLAlchemy
         import sqlalchemy
@@ -678,54 +950,107 @@ def _engine(dsn: str) -> Any:
         raise DependencyError(
             f"PostGIS support needs SQLAlchemy, GeoAlchemy2 and psycopg2 ({exc.name} is missing): pip install 'renewgeo[postgis]'"
         ) from None
-    return sqlalchemy.create_engine(dsn)
+    url = _pg_url(dsn, error)
+    try:
+        return sqlalchemy.create_engine(url)
+    except Exception as exc:
+        raise error(f"PostGIS connection {_safe_dsn(dsn)!r} cannot be used ({_scrub(str(exc), dsn)}); write it as {_DSN_FORM}") from None
+
+
+def _one_query(sql: str) -> str:
+    """The text of ``sql`` as one query, or a ReadError.
+
+    A ``;`` would let the text hold several statements, and a ``COMMIT`` among them would
+    end the read-only transaction the query runs in; the one allowed is a trailing one.
+    """
+    text = sql.strip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    if not text:
+        raise ReadError('PostGIS sql = "": give one SELECT query (sql = "SELECT id, geom FROM parcels WHERE ...").')
+    if ";" in text:
+        raise ReadError(
+            f"PostGIS sql = {sql[:200]!r}: holds a ';', so it could run several statements; renewgeo reads with one SELECT "
+            "query only. Remove the other statements (a ';' inside a text value can be written chr(59))."
+        )
+    return text
+
+
+def _table_name(table: str) -> tuple[str | None, str]:
+    """``(schema, table)`` of ``schema.table`` or ``table``, as written (they are quoted, never pasted into SQL)."""
+    parts = table.split(".")
+    if len(parts) > 2 or not all(parts) or "\x00" in table:
+        raise ReadError(f"read_postgis: table = {table!r} is not a table name; write table or schema.table "
+                        "(exactly as the database lists them, with at most one '.')")
+    return (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
 
 
 def read_postgis(dsn: str, *, table: str | None = None, sql: str | None = None, geom_col: str | None = None) -> gpd.GeoDataFrame:
-    """Read a PostGIS table (``schema.table``) or query into a GeoDataFrame.
+    """Read a PostGIS table (``schema.table``) or query into a GeoDataFrame, read-only.
+
+    Everything runs in one read-only transaction (``SET TRANSACTION READ ONLY``):
+    a query cannot change the database. ``sql`` must be one query (a ``;`` is refused, so
+    no ``COMMIT`` can end that transaction) and is run as ``SELECT * FROM (sql)``. A
+    ``table`` name is quoted as an identifier by SQLAlchemy, never pasted into SQL.
 
     Parameters
     ----------
     dsn : str
-        SQLAlchemy URL, e.g. ``postgresql://user@127.0.0.1:5432/planning``.
+        Database URL, e.g. ``postgresql://user:password@127.0.0.1:5432/planning``
+        (``postgresql://`` uses the installed driver, psycopg2 or psycopg; SQLAlchemy's
+        ``postgresql+psycopg2://`` works too). Messages never show its password.
     table : str, optional
-        Table (optionally ``schema.table``); exactly one of ``table`` and ``sql``.
+        Table, optionally ``schema.table``, with the case the database lists them in;
+        exactly one of ``table`` and ``sql``.
     sql : str, optional
-        A SELECT query.
+        One SELECT query.
     geom_col : str, optional
         Name of the geometry column. For a table it is looked up in PostGIS's
         ``geometry_columns``; for a query it defaults to ``geom``.
+
+    Raises
+    ------
+    ReadError
+        A malformed URL, several statements in ``sql``, a missing table, or a query the
+        database refuses (a write, say: "cannot execute ... in a read-only transaction").
+    DependencyError
+        SQLAlchemy, GeoAlchemy2 or a PostgreSQL driver is missing.
     """
     if (table is None) == (sql is None):
         raise ReadError("read_postgis: give exactly one of table= or sql=.")
-    engine = _engine(dsn)
-    query = sql
-    params: dict[str, str] = {}
-    if table is not None:
-        parts = table.split(".")
-        if len(parts) > 2 or not all(part.replace("_", "").isalnum() for part in parts):
-            raise ReadError(f"read_postgis: table name {table!r} may hold only letters, digits, '_' and one '.'")
-        query = "SELECT * FROM " + ".".join(f'"{part}"' for part in parts)
-        params = {"schema": parts[0] if len(parts) == 2 else "public", "table": parts[-1]}
-    try:
-        import sqlalchemy
+    import sqlalchemy
 
+    what = f"PostGIS table {table!r}" if table is not None else "PostGIS query"
+    query: Any
+    if table is not None:
+        schema, name = _table_name(table)
+        query = sqlalchemy.select(sqlalchemy.literal_column("*")).select_from(sqlalchemy.table(name, schema=schema))
+    else:
+        query = f"SELECT * FROM ({_one_query(str(sql))}\n) AS renewgeo_query"
+    engine = _engine(dsn)
+    try:
         with engine.connect() as con:
+            con.exec_driver_sql("SET TRANSACTION READ ONLY")  # the first statement of the transaction
             if geom_col is None and table is not None:
                 found = con.execute(
                     sqlalchemy.text(
-                        "SELECT f_geometry_column FROM geometry_columns WHERE f_table_schema = :schema AND f_table_name = :table"
+                        "SELECT f_geometry_column FROM geometry_columns "
+                        "WHERE f_table_schema = COALESCE(:schema, current_schema()) AND f_table_name = :table"
                     ),
-                    params,
+                    {"schema": schema, "table": name},
                 ).fetchall()
                 if not found:
-                    raise ReadError(f"PostGIS table {table!r} at {_safe_dsn(dsn)}: no such table with a geometry column.")
+                    raise ReadError(f"{what} at {_safe_dsn(dsn)}: no such table with a geometry column; check the name "
+                                    "(and its case) with \\dt in psql, or give geom_col")
                 geom_col = str(found[0][0])
-            return gpd.read_postgis(query, con, geom_col=geom_col or "geom")
+            gdf = gpd.read_postgis(query, con, geom_col=geom_col or "geom")
+            con.rollback()
+            return gdf
     except ReadError:
         raise
     except Exception as exc:
-        raise ReadError(f"PostGIS {table or 'query'} at {_safe_dsn(dsn)}: cannot be read ({exc}).") from None
+        msg = _scrub(str(getattr(exc, "orig", None) or exc), dsn).strip().splitlines()
+        raise ReadError(f"{what} at {_safe_dsn(dsn)}: cannot be read ({' '.join(msg)[:500]}).") from None
     finally:
         engine.dispose()
 
@@ -755,21 +1080,49 @@ def write_postgis(
     if_exists : {"fail", "replace", "append"}
         What to do when the table exists.
     """
-    engine = _engine(dsn)
+    engine = _engine(dsn, WriteError)
     try:
         with engine.begin() as con:
             gdf.rename_geometry("geom").to_postgis(table, con, schema=schema, if_exists=if_exists, index=False)
     except Exception as exc:
-        raise WriteError(f"PostGIS table {table!r} at {_safe_dsn(dsn)}: write failed and was rolled back ({exc}).") from None
+        msg = " ".join(_scrub(str(getattr(exc, "orig", None) or exc), dsn).strip().splitlines())[:500]
+        raise WriteError(f"PostGIS table {table!r} at {_safe_dsn(dsn)}: write failed and was rolled back ({msg}).") from None
     finally:
         engine.dispose()
 
 
 def _safe_dsn(dsn: str) -> str:
-    """The DSN with any password masked, for messages."""
-    if "@" in dsn and "://" in dsn:
+    """The DSN with any password masked, for messages.
+
+    Examples
+    --------
+    >>> _safe_dsn("postgresql://planner:p@ss:w0rd@db.example:5432/planning?password=x&sslmode=require")
+    'postgresql://planner:***@db.example:5432/planning?password=***&sslmode=require'
+    """
+    out = dsn
+    if "://" in dsn:
         scheme, rest = dsn.split("://", 1)
-        cred, host = rest.rsplit("@", 1)
-        user = cred.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return dsn
+        if "@" in rest:
+            cred, host = rest.rsplit("@", 1)
+            user = cred.split(":", 1)[0]
+            out = f"{scheme}://{user}:***@{host}" if ":" in cred else f"{scheme}://{cred}@{host}"
+    return re.sub(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)", r"\1***", out)
+
+
+def _passwords(dsn: str) -> list[str]:
+    """Every form in which ``dsn`` holds a password (as written and URL-decoded)."""
+    from urllib.parse import unquote
+
+    found = [m.group(2).strip("'") for m in re.finditer(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)", dsn)]
+    if "://" in dsn and "@" in dsn.split("://", 1)[1]:
+        cred = dsn.split("://", 1)[1].rsplit("@", 1)[0]
+        if ":" in cred:
+            found.append(cred.split(":", 1)[1])
+    return [v for p in found for v in {p, unquote(p)} if len(v) >= 3]
+
+
+def _scrub(message: str, dsn: str) -> str:
+    """``message`` with any password of ``dsn`` masked (driver messages can repeat the URL)."""
+    for pw in sorted(_passwords(dsn), key=len, reverse=True):
+        message = message.replace(pw, "***")
+    return message

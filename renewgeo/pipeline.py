@@ -131,9 +131,21 @@ def _check(a: Analysis, result: Result, ctx: Context, run: RunResult) -> None:
 RESERVED_TABLES = ("layers", "validation")  # every run writes these two: the project's layers and its validation report
 
 
-def safe_name(name: str) -> str:
-    """A file name from a project name: letters (Chinese too), digits, ``.-_``; never a path."""
-    return re.sub(r"[^\w.-]+", "_", name, flags=re.UNICODE).strip("._") or "project"
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def safe_name(name: str, *, fallback: str = "project") -> str:
+    """A file name from any name: letters (Chinese too), digits, ``.-_``; never a path, a hidden or device name.
+
+    Examples
+    --------
+    >>> safe_name("../../etc/passwd"), safe_name("闯创驿 科创园"), safe_name(""), safe_name("con")
+    ('etc_passwd', '闯创驿_科创园', 'project', 'con_')
+    """
+    out = re.sub(r"[^\w.-]+", "_", name, flags=re.UNICODE).strip("._-")[:100].strip("._-")
+    if not out:
+        return fallback
+    return f"{out}_" if out.split(".")[0].upper() in _WINDOWS_DEVICES else out
 
 
 def _jsonable(v: Any) -> Any:
@@ -149,7 +161,8 @@ def _manifest(run: RunResult) -> dict[str, Any]:
     return {
         "renewgeo_version": __version__,
         "project": {"name": p.name, "title": p.title, "root": str(p.root) if p.root else None, "toml_sha256": p.toml_sha256,
-                    "layers": {n: {"kind": p.kinds[n], "features": len(g), "source": p.sources.get(n, "")} for n, g in p.layers.items()}},
+                    "layers": {n: {"kind": p.kinds[n], "features": len(g), "source": p.sources.get(n, "")} for n, g in p.layers.items()},
+                    "outside_project": [f"{w.layer}: {w.message}" for w in p.report.warnings if w.code == "outside_project"]},
         "settings": run.settings.to_dict(),
         "settings_sha256": run.settings.sha256(),
         "overrides": _jsonable(run.overrides),
@@ -178,13 +191,13 @@ def _write_into(run: RunResult, base: Path, show: bool) -> dict[str, Path]:
         files["results"] = qgis.write_gpkg(run.output_layers(), base / "results.gpkg", kinds=run.kinds(),
                                            presentations=run.presentations())
         bar.update()
-        for name, t in tables.items():
-            files[f"table:{name}"] = rio.write_table(t, base / "tables" / f"{name}.csv")
+        for name, t in tables.items():  # table names can hold a project's own words ([rasters.NAME] tables)
+            files[f"table:{name}"] = rio.write_table(t, base / "tables" / f"{safe_name(name, fallback='table')}.csv")
         for book, names in _workbooks(run).items():
-            files[f"workbook:{book}"] = rio.write_workbook({n: tables[n] for n in names}, base / "tables" / f"{book}.xlsx")
+            files[f"workbook:{book}"] = rio.write_workbook({n: tables[n] for n in names}, base / "tables" / f"{safe_name(book)}.xlsx")
         bar.update()
         for name, grid in run.grids.items():
-            files[f"raster:{name}"] = raster.write_cog(grid, base / "rasters" / f"{name}.tif")
+            files[f"raster:{name}"] = raster.write_cog(grid, base / "rasters" / f"{safe_name(name, fallback='raster')}.tif")
         bar.update()
         files["map"] = webmap.save_map(webmap.meeting_map(project, run), base / "maps" / f"{safe_name(project.name)}.html")
         bar.update()

@@ -43,6 +43,7 @@ columns a target names that do not exist) is reported at once, with its fix.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import hashlib
@@ -58,13 +59,15 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from pyproj import CRS, Transformer
 
 from renewgeo import crs as rcrs
 from renewgeo import io as rio
 from renewgeo._errors import CRSError, ProjectFileError, RenewgeoError, ValidationError
-from renewgeo._validate import Problem, ValidationReport, closest, validate_layer
+from renewgeo._validate import Problem, ValidationReport, absurd_coordinates, closest, validate_layer
 from renewgeo.schemas import KINDS, RESULT_LAYERS, derived_columns
 from renewgeo.settings import SECTIONS, Settings, parse_record, setting
 from renewgeo.settings import load as load_settings
@@ -78,6 +81,7 @@ UNIT_ALIASES = {"平方米": "m2", "平米": "m2", "㎡": "m2", "sqm": "m2", "�
                 "千米": "km", "个": "count", "栋": "count", "处": "count", "户": "count", "车位": "spaces", "个车位": "spaces",
                 "位": "places", "%": "pct", "percent": "pct"}
 _KEY_CODES = ("bad_project", "bad_project", "bad_project")
+_OUTSIDE_FIX = "fine for a shared data folder; copy the file into the project folder to hand the project on whole"
 _Value = str | int | float | bool  # a value a target's filter compares a column with
 _TARGET_CODES = ("bad_target", "bad_target", "bad_target")
 _MEASURE = re.compile(r"^(count|area|length|gfa|sum\((?P<col>[A-Za-z_][A-Za-z0-9_]*)\))$")
@@ -98,6 +102,7 @@ class ProjectMeta:
     repair: bool = setting(False, "repair invalid geometries (shapely.make_valid) instead of refusing them")
     description: str = setting("", "free text")
     illustrative: bool = setting(False, "the data is invented (a sample), not surveyed: maps say so")
+    allow_network: bool = setting(False, "let layers and rasters read from the network (/vsicurl/, http://, s3:// ...)")
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ class LayerSpec:
     dsn: str | None = setting(None, "PostGIS SQLAlchemy URL")
     dsn_env: str | None = setting(None, "environment variable holding the PostGIS URL")
     geom_col: str | None = setting(None, "PostGIS geometry column")
-    where: str | None = setting(None, "OGR SQL attribute filter")
+    where: str | None = setting(None, "attribute filter: OGR SQL for GDAL formats, also applied to OSM extracts (.pbf, .osm) and GeoParquet")
     coords: str = setting("wgs84", "coordinates from AMap/Gaode/Tencent are gcj02", choices=("wgs84", "gcj02"))
     crs: str | int | None = setting(None, "CRS of a file that does not say", example='"EPSG:4549"')
     repair: bool | None = setting(None, "repair this layer's invalid geometries (overrides [project] repair)")
@@ -474,8 +479,20 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
         )
     try:
         data = path.read_bytes()
-        return tomllib.loads(data.decode("utf-8")), hashlib.sha256(data).hexdigest()
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except OSError as exc:
+        raise ProjectFileError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    try:
+        text = data.decode("utf-8-sig")  # a byte-order mark (Notepad) is fine
+    except UnicodeDecodeError:
+        try:
+            data.decode("gb18030")
+            enc = " (it reads as GBK/GB18030, as Windows in China saves text)"
+        except UnicodeDecodeError:
+            enc = ""
+        raise ProjectFileError(f"{path}: is not UTF-8 text{enc}; save it as UTF-8 (in Notepad: Save as, Encoding UTF-8).") from None
+    try:
+        return tomllib.loads(text), hashlib.sha256(data).hexdigest()
+    except tomllib.TOMLDecodeError as exc:
         hint = (' Names with Chinese characters, spaces or dots must be quoted: [layers."用地"].'
                 if "Invalid initial character for a key" in str(exc) or "Expected ']'" in str(exc) else "")
         raise ProjectFileError(f"{path}: not valid TOML ({exc}); fix the line named.{hint}") from None
@@ -563,7 +580,45 @@ def _parse_specs(layers: Any, report: ValidationReport, tomlfile: str) -> list[L
     return specs
 
 
-def _read_spec(spec: LayerSpec, root: Path) -> gpd.GeoDataFrame:
+_NETWORK = ("/vsicurl", "/vsis3", "/vsigs", "/vsiaz", "/vsiadls", "/vsioss", "/vsiswift", "/vsihdfs", "/vsiwebhdfs",
+            "http://", "https://", "ftp://", "s3://", "gs://")
+_ARCHIVES = ("/vsizip/", "/vsigzip/", "/vsitar/", "/vsi7z/", "/vsirar/")
+
+
+def resolve_source(file: str, root: Path | None, *, allow_network: bool, what: str) -> tuple[str, bool]:
+    """Where a ``file = ...`` of project.toml points, and whether that is outside the project folder.
+
+    Relative paths (also inside ``/vsizip/`` and the other archive prefixes) are taken
+    from the project folder; network sources are refused unless ``allow_network``.
+
+    Raises
+    ------
+    ProjectFileError
+        A network source without ``[project] allow_network = true``.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> resolve_source("/vsizip/dem.zip/dem.hgt", Path("/p"), allow_network=False, what="[rasters.dem]")
+    ('/vsizip//p/dem.zip/dem.hgt', False)
+    """
+    low = file.lower()
+    if any(tok in low for tok in _NETWORK):
+        if not allow_network:
+            raise ProjectFileError(f"{what} reads {file!r} from the network; a project folder may only read files unless it says so: "
+                                   "set allow_network = true under [project] if you trust this source")
+        return file, True
+    prefix = next((a for a in _ARCHIVES if file.startswith(a)), "")
+    inner = file[len(prefix):]
+    path = Path(inner)
+    if root is not None and not path.is_absolute() and not inner.startswith("/vsi"):
+        path = root / path
+    outside = root is not None and not os.path.abspath(path).startswith(os.path.abspath(root) + os.sep)  # as written: ../ and absolute paths
+    return prefix + str(path), outside
+
+
+def _read_spec(spec: LayerSpec, root: Path, allow_network: bool,
+               dropped: list[rio.DroppedFeatures] | None = None) -> gpd.GeoDataFrame:
     if spec.table or spec.sql:
         dsn = spec.dsn or (os.environ.get(spec.dsn_env) if spec.dsn_env else None)
         if not dsn:
@@ -576,10 +631,8 @@ def _read_spec(spec: LayerSpec, root: Path) -> gpd.GeoDataFrame:
         raise ProjectFileError(
             f'layer {spec.name!r} names no source: give file = "..." (or table = and dsn = for PostGIS) under [layers.{spec.name}]'
         )
-    path = Path(spec.file)
-    if not path.is_absolute() and not spec.file.startswith("/vsi"):
-        path = root / path
-    return rio.read_layer(path, layer=spec.layer, osm=spec.osm, where=spec.where)
+    path, _ = resolve_source(spec.file, root, allow_network=allow_network, what=f"[layers.{spec.name}]")
+    return rio.read_layer(path, layer=spec.layer, osm=spec.osm, where=spec.where, dropped=dropped)
 
 
 def _auto_crs(layers: Mapping[str, gpd.GeoDataFrame]) -> CRS:
@@ -601,7 +654,13 @@ def _auto_crs(layers: Mapping[str, gpd.GeoDataFrame]) -> CRS:
 
 # ---------------------------------------------------------------------- targets
 def _parse_targets(raw: Sequence[Any], layers: Mapping[str, gpd.GeoDataFrame], kinds: Mapping[str, str], report: ValidationReport,
-                   tomlfile: str | None) -> list[Target]:
+                   tomlfile: str | None, failed: Mapping[str, str] | None = None) -> list[Target]:
+    """The targets, checked against the layers.
+
+    ``failed`` (name -> kind) are layers that could not be read: their targets are left
+    unchecked (the read error says what is wrong, without a follow-on error per target).
+    """
+    blind = {*(failed or {}), *(failed or {}).values()}
     out: list[Target] = []
     seen: set[str] = set()
     for i, t in enumerate(raw):
@@ -610,7 +669,7 @@ def _parse_targets(raw: Sequence[Any], layers: Mapping[str, gpd.GeoDataFrame], k
                                      layer="targets")
         report.extend(probs)
         checked = target or _partial_target(t, tid)
-        if checked is None:
+        if checked is None or checked.layer in blind or (checked.layer in RESULT_LAYERS and RESULT_LAYERS[checked.layer].kind in blind):
             continue
         if tid in seen:
             report.extend([_err("targets", f"target {tid!r}: id used twice", "give every target its own id", tomlfile, "bad_target")])
@@ -694,7 +753,8 @@ def _empty_filters(targets: Sequence[Target], layers: Mapping[str, gpd.GeoDataFr
 
 
 # ---------------------------------------------------------------------- rasters
-def _parse_rasters(tables: Any, root: Path | None, tomlfile: str | None, report: ValidationReport) -> dict[str, RasterSpec]:
+def _parse_rasters(tables: Any, root: Path | None, tomlfile: str | None, report: ValidationReport,
+                   allow_network: bool = False) -> dict[str, RasterSpec]:
     """``[rasters.NAME]`` tables: file, band (1), role (dem, red, nir, other; default by name)."""
     out: dict[str, RasterSpec] = {}
     if not isinstance(tables, Mapping):
@@ -707,9 +767,15 @@ def _parse_rasters(tables: Any, root: Path | None, tomlfile: str | None, report:
         report.extend(probs)
         if spec is None:
             continue
-        f = spec.file
-        path = f if f.startswith("/vsi") or Path(f).is_absolute() or root is None else str(root / f)
-        if not f.startswith("/vsi") and not Path(path).exists():
+        try:
+            path, outside = resolve_source(spec.file, root, allow_network=allow_network, what=f"[rasters.{name}]")
+        except ProjectFileError as exc:
+            report.extend([_err(name, str(exc), "read a file instead, or allow the network", tomlfile, "network_source")])
+            continue
+        if outside:
+            report.extend([Problem("warning", name, f"reads {path}, outside the project folder", _OUTSIDE_FIX, file=tomlfile,
+                                   code="outside_project")])
+        if not path.startswith("/vsi") and not Path(path).exists():
             report.extend([_err(name, f"raster file {path} does not exist", f"fix file = under [rasters.{name}]", tomlfile, "unreadable")])
             continue
         out[name] = dataclasses.replace(spec, path=path)
@@ -744,6 +810,76 @@ def _prepare_layer(spec: LayerSpec, gdf: gpd.GeoDataFrame, repair: bool, extra_v
                                   repair=repair if spec.repair is None else spec.repair, extra_values=extra_values)
     report.extend(probs)
     return clean
+
+
+def _bounds(g: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    geoms = g.geometry[~(g.geometry.isna() | g.geometry.is_empty)]
+    geoms = geoms[~absurd_coordinates(geoms.values)]  # reported on their own; they must not decide the layer's CRS
+    return tuple(float(v) for v in geoms.total_bounds) if len(geoms) else None  # type: ignore[return-value]
+
+
+def _implausible(checked: dict[str, gpd.GeoDataFrame], specs: Sequence[LayerSpec], report: ValidationReport) -> None:
+    """Layers whose coordinates cannot be in their CRS: an error naming the likely CRS (the layer is left out)."""
+    boxes = {n: (b, rcrs.coordinate_problem(b, g.crs)) for n, g in checked.items() if (b := _bounds(g)) is not None}
+    good = [rcrs.lonlat_box(b, checked[n].crs) for n, (b, why) in boxes.items() if why is None]
+    good_boxes = [x for x in good if x is not None]
+    near = (min(x[0] for x in good_boxes), min(x[1] for x in good_boxes), max(x[2] for x in good_boxes),
+            max(x[3] for x in good_boxes)) if good_boxes else None
+    label = {s.name: s.source_label for s in specs}
+    for name, (b, why) in boxes.items():
+        if why is None:
+            continue
+        cands = rcrs.likely_crs(b, near=near)
+        hint = (f"its coordinates fit {', '.join(cands)}" + (" (where the other layers are)" if near else "") + "; "
+                if cands else "")
+        report.extend([_err(name, f"{why}: the CRS the file declares is wrong", f"{hint}declare the right one with crs = \"EPSG:xxxx\" "
+                            f"under [layers.{name}] (it overrides the file's), or fix the file", label.get(name), "wrong_crs")])
+        del checked[name]
+
+
+def _gcj02_suspects(layers: Mapping[str, gpd.GeoDataFrame], specs: Sequence[LayerSpec], crs: CRS,
+                    report: ValidationReport) -> None:
+    """Warn about a layer in China that sits where GCJ-02 coordinates would put it, off the project's other layers."""
+    declared = {s.name for s in specs if s.coords == "gcj02"}
+    for name, g in layers.items():
+        others = [o for n, o in layers.items() if n != name and len(o)]
+        if name in declared or len(g) < 3 or not others:
+            continue
+        shift = _gcj02_fit(g, others, crs)
+        if shift is not None:
+            d_before, d_after = shift
+            report.extend([Problem(
+                "warning", name, f"the layer sits {d_before:,.0f} m (median) from the project's other layers, and "
+                f"{d_after:,.0f} m once read as GCJ-02 coordinates (AMap/Gaode/Tencent)",
+                f'if the data comes from a Chinese web map, set coords = "gcj02" under [layers.{name}]', code="gcj02_suspect")])
+
+
+def _gcj02_fit(g: gpd.GeoDataFrame, others: Sequence[gpd.GeoDataFrame], crs: CRS) -> tuple[float, float] | None:
+    """Median distance of the layer's points to the other layers, as they are and moved from GCJ-02; None unless moving fits far better.
+
+    Data in WGS 84 only gets farther from layers in WGS 84 when moved, so a layer that
+    moves onto the others (at least 25 m off, then at most half as far) was in GCJ-02.
+    """
+    geoms = g.geometry[~(g.geometry.isna() | g.geometry.is_empty)]
+    pts = geoms[~absurd_coordinates(geoms.values)].representative_point()
+    if not len(pts):
+        return None
+    pts = pts.sample(min(len(pts), 500), random_state=0) if len(pts) > 500 else pts
+    web = gpd.GeoSeries(pts.values, crs=crs).to_crs(4326)
+    lon, lat = web.x.to_numpy(), web.y.to_numpy()
+    if not rcrs.in_china(float(np.median(lon)), float(np.median(lat))):
+        return None
+    ref = np.concatenate([o.geometry.values[~(o.geometry.isna() | o.geometry.is_empty).to_numpy()][:20000] for o in others])
+    ref = ref[~absurd_coordinates(ref)]
+    tree = shapely.STRtree(ref)
+    moved = gpd.GeoSeries(shapely.points(*rcrs.gcj02_to_wgs84(lon, lat)), crs=4326).to_crs(crs).values
+
+    def median_distance(p: Any) -> float:
+        _, d = tree.query_nearest(p, return_distance=True, all_matches=False)
+        return float(np.median(d))
+
+    before, after = median_distance(pts.values), median_distance(moved)
+    return (before, after) if before > 25 and after < 0.5 * before else None
 
 
 def _analysis_crs(crs_spec: Any, checked: Mapping[str, gpd.GeoDataFrame], report: ValidationReport, tomlfile: str | None) -> CRS | None:
@@ -787,7 +923,7 @@ def _assemble(
     overrides: Mapping[str, Any] | None = None,
 ) -> Project:
     """Shared by load_project and Project.from_layers: CRS, GCJ-02, validation, reprojection, targets."""
-    rasters = _parse_rasters(tables.rasters_raw, root, tomlfile, report)
+    rasters = _parse_rasters(tables.rasters_raw, root, tomlfile, report, meta.allow_network)
     vocab = tables.vocabulary
     extra_values = {"category": list(vocab.amenity_categories), "space_type": list(vocab.space_types),
                     "constraint_type": list(vocab.constraint_types)}
@@ -797,6 +933,7 @@ def _assemble(
         clean = _prepare_layer(spec, gdf, meta.repair, extra_values, report) if gdf is not None else None
         if clean is not None:
             checked[spec.name] = clean
+    _implausible(checked, specs, report)
     kinds = {s.name: s.kind for s in specs if s.name in checked}
     analysis = _analysis_crs(crs_spec, checked, report, tomlfile)
     out_layers: dict[str, gpd.GeoDataFrame] = {}
@@ -806,7 +943,9 @@ def _assemble(
                 log.info("layer %s reprojected from %s to %s", lname, g.crs.to_string(), analysis.to_string())
                 g = g.to_crs(analysis)
             out_layers[lname] = g
-    targets = _parse_targets(tables.targets_raw, out_layers or checked, kinds, report, tomlfile)
+        _gcj02_suspects(out_layers, specs, analysis, report)
+    failed = {s.name: s.kind for s in specs if s.name not in checked}
+    targets = _parse_targets(tables.targets_raw, out_layers or checked, kinds, report, tomlfile, failed)
     report.extend(_empty_filters(targets, out_layers or checked, tomlfile))
     layer_kinds = {s.name: s.kind for s in specs}
     _check_sections(tables.settings, layer_kinds, vocab, report, tomlfile)
@@ -855,11 +994,21 @@ def _load(path: str | os.PathLike[str], *, repair: bool | None, overrides: Mappi
     specs = _parse_specs(doc.get("layers"), report, tomlfile)
     raw: dict[str, gpd.GeoDataFrame | None] = {}
     for spec in specs:
+        if spec.file:
+            with contextlib.suppress(ProjectFileError):  # a refused network source is reported by the read below
+                _, outside = resolve_source(spec.file, root, allow_network=meta.allow_network, what=f"[layers.{spec.name}]")
+                if outside:
+                    report.extend([Problem("warning", spec.name, f"reads {spec.file}, outside the project folder", _OUTSIDE_FIX,
+                                           file=tomlfile, code="outside_project")])
+        dropped: list[rio.DroppedFeatures] = []
         try:
-            raw[spec.name] = _read_spec(spec, root)
+            raw[spec.name] = _read_spec(spec, root, meta.allow_network, dropped)
         except RenewgeoError as exc:
             report.extend([_err(spec.name, str(exc), f"fix the path or source under [layers.{spec.name}]", spec.source_label, "unreadable")])
             raw[spec.name] = None
+        report.extend([Problem("warning", spec.name, f"{len(d.ids)} feature(s) left out on reading: {d.reason}",
+                               "fix them in OSM (iD, JOSM) or cut the extract anew; the rest of the layer loaded",
+                               rows=d.ids, file=spec.source_label, code="dropped_on_read") for d in dropped])
     tables = _Tables.parse(doc, report, tomlfile)
     return _assemble(meta, specs=specs, raw=raw, crs_spec=meta.crs, tables=tables, report=report, root=root, tomlfile=tomlfile,
                      toml_sha256=sha, overrides=overrides)

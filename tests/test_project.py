@@ -279,3 +279,23 @@ def test_a_filter_value_must_be_a_value_or_a_list(tmp_path):
     write_project(tmp_path, BASE + targets, {"buildings": toy_buildings()})
     report = rg.validate_project(tmp_path)
     assert report.codes() == ["bad_target"] and "where entry 'status'" in report.errors[0].message
+
+
+@pytest.mark.realdata
+def test_osm_features_left_out_on_reading_are_listed_in_the_report(shared_data, tmp_path):
+    """A project on Helsinki's extract loads; the 5 buildings GDAL cannot make a ring of are named in a warning."""
+    pbf = shared_data / "osm" / "helsinki_centre.osm.pbf"
+    (tmp_path / "project.toml").write_text(textwrap.dedent(f"""
+        [project]
+        name = "helsinki"
+        repair = true
+        [layers.buildings]
+        file = "{pbf.as_posix()}"
+        osm = "buildings"
+        """))
+    report = rg.validate_project(tmp_path)
+    dropped = [p for p in report.problems if p.code == "dropped_on_read"]
+    assert len(dropped) == 1 and dropped[0].layer == "buildings" and dropped[0].severity == "warning"
+    assert dropped[0].rows == ("w22499189", "w76315833", "w86943008", "w123533053", "w242553463")
+    assert "5 feature(s) left out" in dropped[0].message and "helsinki_centre.osm.pbf" in (dropped[0].file or "")
+    assert not [p for p in report.problems if p.severity == "error"]  # 18 self-intersecting rings are repaired, listed apart

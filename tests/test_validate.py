@@ -147,6 +147,21 @@ def test_invalid_geometry_error_or_repair():
     assert g.geometry.iloc[1].equals(BOWTIE)  # input untouched
 
 
+def test_repair_leaves_out_features_reduced_to_nothing():
+    """A ring that is a line back and forth (as OSM ways closing after 2 nodes give) has no polygon in it."""
+    flat = shapely.Polygon([(0, 0), (10, 0), (20, 0), (0, 0)])
+    g = buildings(geometry=[shapely.box(0, 0, 1, 1), flat, BOWTIE])
+    assert not flat.is_valid and shapely.make_valid(flat).area == 0
+    out, probs = check(g, repair=True)
+    assert list(out["id"]) == ["B1", "B3"]
+    gone = only(probs, "dropped_by_repair")
+    assert gone.severity == "warning" and len(gone.rows) == 1 and gone.rows[0].startswith("B2 (")
+    assert only(probs, "invalid_geometry").rows[0].startswith("B3 (Self-intersection")
+    assert not [p for p in probs if p.code == "wrong_geometry_type"]
+    _, probs = check(g)  # without repair, both stay errors
+    assert len(only(probs, "invalid_geometry").rows) == 2
+
+
 def test_wrong_geometry_type():
     g = buildings(geometry=[shapely.box(0, 0, 1, 1), shapely.LineString([(0, 0), (1, 1)])])
     p = only(check(g)[1], "wrong_geometry_type")
