@@ -41,7 +41,11 @@ check: lint typecheck
 # ruff and mypy first, so pytest's summary is the last line printed
 test: check pytest
 
-bench: $(VENV)/.installed-dev
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-dev
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	@touch $@
+
+bench: $(VENV)/.installed-bench
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 sample: $(VENV)/.installed

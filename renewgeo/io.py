@@ -754,6 +754,23 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return dest
 
 
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 (so xlsx) cannot hold
+
+
+def _xlsx_clean(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells and column names with the control characters xlsx cannot hold shown as U+FFFD (the rest kept)."""
+    def clean(v: object) -> object:
+        return _XML_ILLEGAL.sub("\ufffd", v) if isinstance(v, str) else v
+
+    out = frame.copy()
+    out.columns = [clean(c) for c in out.columns]
+    for j in range(out.shape[1]):
+        col = out.iloc[:, j]
+        if col.dtype == object or pd.api.types.is_string_dtype(col) or isinstance(col.dtype, pd.CategoricalDtype):
+            out.isetitem(j, col.astype(object).map(clean, na_action="ignore").to_numpy(dtype=object))
+    return out
+
+
 def _cells_as_text(ws: Any) -> None:
     """Store every cell of the openpyxl sheet ``ws`` that holds text as text, never as a formula."""
     for row in ws.iter_rows():
@@ -800,7 +817,7 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[s
         with atomic_path(dest) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xw:
             for sheet, df in zip(_sheet_names(list(tables)), tables.values(), strict=True):
                 frame = df.reset_index() if index and not isinstance(df.index, pd.RangeIndex) else df
-                frame = frame.rename(columns={c: header_label(str(c)) for c in frame.columns})
+                frame = _xlsx_clean(frame.rename(columns={c: header_label(str(c)) for c in frame.columns}))
                 frame.to_excel(xw, sheet_name=sheet, index=False)
                 ws = xw.sheets[sheet]
                 _cells_as_text(ws)

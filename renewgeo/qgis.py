@@ -106,7 +106,7 @@ def _categorized(st: Style, column: str, classes_: list[StyleClass]) -> str:
     for i, c in enumerate(classes_):
         value = "" if c.value is None else str(c.value)  # "": QGIS's category for NULL and every other value
         cats.append(f'<category render="true" symbol="{i}" value="{_x(value)}" label="{_x(class_label(c, st, "zh+en"))}"/>')
-        syms.append(_symbol(st, c.colour, str(i), marker_shape(st, i)))
+        syms.append(_symbol(st, c.colour, str(i), marker_shape(st, i, c.value)))
     return (f'<renderer-v2 type="categorizedSymbol" attr="{_x(column)}" symbollevels="0" enableorderby="0" forceraster="0">'
             f"<categories>{''.join(cats)}</categories><symbols>{''.join(syms)}</symbols></renderer-v2>")
 

@@ -56,8 +56,48 @@ YEAR_PALETTE = ("#2166ac", "#67a9cf", "#d1e5f0", "#fddbc7", "#ef8a62", "#b2182b"
 DISTANCE_BREAKS = ((300.0, "#1a9850"), (500.0, "#91cf60"), (800.0, "#fee08b"), (1000.0, "#fc8d59"), (math.inf, "#d73027"))
 STATUS_COLOURS = {"operating": "#1f78b4", "idle": "#9e9e9e", "renovated": "#33a02c", "under_renovation": "#ff7f00",
                   "demolished": "#e31a1c", "new": "#6a3d9a"}
-MARKER_SHAPES = ("circle", "square", "triangle", "diamond", "star", "hexagon")
+MARKER_SHAPES = ("circle", "square", "triangle", "diamond", "star", "hexagon", "pentagon", "cross_fill")
 """Point symbols of categorised point layers, by class (names QGIS's simple marker knows too)."""
+
+AMENITY_FAMILIES: dict[str, tuple[tuple[str, str], str, tuple[str, ...]]] = {
+    # family: (Chinese, English), colour, its categories (each gets the family's colour and a shape of its own)
+    "daily": (("日常购物与餐饮", "Daily shopping & food"), "#d7301f",
+              ("convenience_store", "supermarket", "market", "shop", "restaurant", "cafe", "bookstore", "post")),
+    "education": (("教育与托育", "Education & childcare"), "#2166ac",
+                  ("kindergarten", "childcare", "primary_school", "secondary_school", "school")),
+    "health": (("医疗卫生", "Health"), "#00897b", ("clinic", "hospital", "pharmacy")),
+    "elderly": (("养老服务", "Elderly care"), "#7b3294", ("elderly_care",)),
+    "transport": (("交通", "Transport"), "#f57c00", ("bus_stop", "metro_station", "parking")),
+    "green": (("绿地与体育", "Green & sports"), "#1b7837", ("park", "sports", "gym")),
+    "culture": (("文化与社区服务", "Culture & community"), "#8c510a", ("community_centre", "cultural", "library", "toilet")),
+    "work": (("办公", "Work"), "#4d4d4d", ("office",)),
+}
+"""Amenity categories grouped into planning families: one colour per family, one symbol per category."""
+OTHER_FAMILY = (("其他", "Other"), "#9e9e9e")
+"""The family of a category that none lists (drawn grey, with a symbol of its own)."""
+
+
+def _family_maps() -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str, str]]]:
+    colour, shape, group = {}, {}, {}
+    for label, col, cats in AMENITY_FAMILIES.values():
+        for i, c in enumerate(cats):
+            colour[c], shape[c], group[c] = col, MARKER_SHAPES[i % len(MARKER_SHAPES)], label
+    return colour, shape, group
+
+
+AMENITY_COLOURS, AMENITY_SHAPES, AMENITY_GROUPS = _family_maps()
+
+GROUPS: dict[str, tuple[str, str]] = {
+    "plan": ("规划与用地", "Plan & land"),
+    "buildings": ("建筑", "Buildings"),
+    "green": ("绿地与慢行", "Green & walking routes"),
+    "services": ("公共服务", "Services"),
+    "walk": ("步行可达性", "Walkability"),
+    "land": ("土地释放", "Land release"),
+    "terrain": ("地形与环境", "Terrain & environment"),
+    "results": ("分析结果", "Results"),
+}
+"""The headings layers are grouped under in the map's layer list and legend (``Presentation.group``)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +126,12 @@ class Style:
         an outline only), stroke opacity, marker radius (px).
     label_column : str, optional
         Features labelled with this column in QGIS.
+    shapes : mapping of str to str
+        Point symbol by value (one of :data:`MARKER_SHAPES`); other values take the
+        shapes in turn.
+    class_groups : mapping of str to (str, str)
+        The legend heading each value is listed under (amenity families); values it
+        does not list go under ``other_group``.
     """
 
     geometry: Geometry
@@ -103,6 +149,9 @@ class Style:
     size: float = 4.0
     label_column: str | None = None
     label_size: float = 8.0
+    shapes: Mapping[str, str] = field(default_factory=dict)
+    class_groups: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    other_group: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +171,8 @@ class Presentation:
         Visible when the map opens; by default a layer is and a view is not.
     order : int
         Drawing order: lower is drawn first (underneath).
+    group : str
+        The heading it is listed under on the map (a key of :data:`GROUPS`).
     """
 
     label: tuple[str, str]
@@ -129,6 +180,7 @@ class Presentation:
     tooltip: tuple[str, ...] = ("id", "name")
     show: bool | None = None
     order: int = 50
+    group: str = "results"
 
 
 @dataclass(frozen=True)
@@ -252,10 +304,19 @@ def class_label(c: StyleClass, style: Style, lang: Lang) -> str:
     return f"{label} {style.unit}" if style.unit and not style.breaks and c.value is not None else label
 
 
-def marker_shape(style: Style, i: int) -> str:
-    """The point symbol of class ``i``: shapes by category, circles otherwise."""
+def marker_shape(style: Style, i: int, value: Any = None) -> str:
+    """The point symbol of class ``i`` (of category ``value``): shapes by category, circles otherwise."""
     categorised = style.column is not None and not style.breaks
-    return MARKER_SHAPES[i % len(MARKER_SHAPES)] if categorised else "circle"
+    if not categorised:
+        return "circle"
+    return style.shapes.get(str(value), MARKER_SHAPES[i % len(MARKER_SHAPES)]) if value is not None else MARKER_SHAPES[i % len(MARKER_SHAPES)]
+
+
+def class_group(style: Style, c: StyleClass) -> tuple[str, str] | None:
+    """The legend heading a class is listed under (None: the style has no groups)."""
+    if not style.class_groups:
+        return None
+    return style.class_groups.get(str(c.value), style.other_group or OTHER_FAMILY[0])
 
 
 def geometry_of(geom_types: pd.Series) -> Geometry:
@@ -317,6 +378,32 @@ VALUE_LABELS: dict[str, tuple[str, str]] = {
     "sports": ("体育设施", "sports"),
     "supermarket": ("超市", "supermarket"),
     "toilet": ("公厕", "toilet"),
+    # life circles (GB 50180-2018)
+    "5min": ("5分钟生活圈", "5-minute circle"),
+    "10min": ("10分钟生活圈", "10-minute circle"),
+    "15min": ("15分钟生活圈", "15-minute circle"),
+    # the targets ledger
+    "met": ("达标", "met"),
+    "short": ("未达标", "short"),
+    "over": ("超出", "over"),
+    # units
+    "count": ("个", "count"),
+    "spaces": ("个车位", "spaces"),
+    "places": ("个托位", "places"),
+    "pct": ("%", "%"),
+    "km": ("公里", "km"),
+    "m": ("米", "m"),
+    "ha": ("公顷", "ha"),
+    "mu": ("亩", "mu"),
+    "m2": ("平方米", "m²"),
+    "km2": ("平方公里", "km²"),
+    # basemaps
+    "osm": ("OpenStreetMap 底图", "OpenStreetMap"),
+    "cartodb": ("CARTO 浅色底图", "CARTO light"),
+    "amap": ("高德地图", "AMap"),
+    "tianditu": ("天地图", "Tianditu"),
+    "Tianditu": ("天地图", "Tianditu"),
+    "Tianditu labels": ("天地图注记", "Tianditu labels"),
 }
 """Translations of category values shown in legends."""
 
@@ -375,24 +462,30 @@ def _line(colour: str, width: float, dash: str | None = None) -> Style:
 KIND_PRESENTATIONS: dict[str, Presentation] = {
     "zones": Presentation(("功能分区", "Zones"), Style("polygon", colour="#ffffff", outline="#4d4d4d", width=1.5, dash="6 4",
                                                     fill_opacity=0.0, label_column="name", label_size=10),
-                          tooltip=("name", "name_zh"), order=10),
+                          tooltip=("name", "name_zh"), order=10, group="plan"),
     "sites": Presentation(("用地地块", "Land parcels"), Style("polygon", colour="#ffffff", column="release_year", palette=YEAR_PALETTE,
                                                         fill_opacity=0.55, label_column="id", label_size=7),
-                          tooltip=("id", "name", "land_use", "release_year"), order=12),
+                          tooltip=("id", "name", "land_use", "release_year"), order=12, group="plan"),
     "constraints": Presentation(("限制要素", "Constraints"), Style("polygon", colour="#fb9a99", outline="#e31a1c", fill_opacity=0.45),
-                                tooltip=("id", "constraint_type"), order=30),
+                                tooltip=("id", "constraint_type"), order=30, group="plan"),
     "outdoor_spaces": Presentation(("室外空间", "Outdoor spaces"), Style("polygon", colour="#b8e186", outline="#4daf4a", width=0.5,
-                                                                    fill_opacity=0.55), tooltip=("name", "space_type"), order=32),
-    "paths": Presentation(("道路与步道", "Streets & paths"), _line("#8c8c8c", 2), tooltip=("name", "name_zh"), order=40),
+                                                                    fill_opacity=0.55), tooltip=("name", "space_type"), order=32,
+                                       group="green"),
+    "paths": Presentation(("道路与步道", "Streets & paths"), _line("#8c8c8c", 2), tooltip=("name", "name_zh"), order=40,
+                          group="green"),
     "landscape_corridor": Presentation(("景观廊道", "Landscape corridor"), _line("#1a9850", 5, "10 6"), tooltip=("name", "name_zh"),
-                                       order=41),
-    "trails": Presentation(("健身步道", "Trails"), _line("#8c510a", 3, "2 6"), tooltip=("name", "name_zh"), order=42),
-    "pedestrian_axis": Presentation(("南北步行轴", "Pedestrian axis"), _line("#d7301f", 6), tooltip=("name", "name_zh"), order=43),
+                                       order=41, group="green"),
+    "trails": Presentation(("健身步道", "Trails"), _line("#8c510a", 3, "2 6"), tooltip=("name", "name_zh"), order=42, group="green"),
+    "pedestrian_axis": Presentation(("南北步行轴", "Pedestrian axis"), _line("#d7301f", 6), tooltip=("name", "name_zh"), order=43,
+                                    group="green"),
     "buildings": Presentation(("建筑", "Buildings"), Style("polygon", colour=MISSING, column="status", categories=STATUS_COLOURS,
                                                        width=0.6, label_column="name", label_size=7),
-                              tooltip=("id", "name", "status", "treatment", "use_after", "floors", "gfa_m2", "gfa_source"), order=60),
-    "amenities": Presentation(("公共服务设施", "Amenities"), Style("point", colour="#666666", column="category", palette=PALETTE,
-                                                               size=4.0), tooltip=("name", "category", "capacity"), order=70),
+                              tooltip=("id", "name", "status", "treatment", "use_after", "floors", "gfa_m2", "gfa_source"), order=60,
+                              group="buildings"),
+    "amenities": Presentation(("公共服务设施", "Amenities"),
+                              Style("point", colour=OTHER_FAMILY[1], column="category", categories=AMENITY_COLOURS, palette=(OTHER_FAMILY[1],),
+                                    size=4.0, shapes=AMENITY_SHAPES, class_groups=AMENITY_GROUPS, other_group=OTHER_FAMILY[0]),
+                              tooltip=("name", "category", "capacity"), order=70, group="services"),
 }
 """The default presentation of each input layer kind."""
 

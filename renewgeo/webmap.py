@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import re
 import urllib.parse
@@ -78,6 +79,12 @@ _UI: dict[str, tuple[str, str]] = {  # the map's own words (no layer names: thos
     "fullscreen": ("全屏", "Full screen"),
     "measure": ("测距", "Measure"),
     "illustrative": ("示意数据，非测绘成果", "illustrative data, not surveyed"),
+    "layers": ("图层", "Layers"),
+    "basemap": ("底图", "Basemap"),
+    "life_circles": ("生活圈达标情况", "Life circles"),
+    "buildings_pass": ("建筑达标", "buildings pass"),
+    "why": ("主要缺少", "mostly lacking"),
+    "of_met": ("项达标", "met"),
 }
 # url, attribution, subdomains, the host the Content-Security-Policy lets images come from
 _TILES = {
@@ -168,11 +175,11 @@ def _sources(project: Project, results: Any) -> tuple[dict[str, gpd.GeoDataFrame
     return layers, pres
 
 
-def _ledger(results: Any) -> pd.DataFrame | None:
+def _table(results: Any, name: str) -> pd.DataFrame | None:
     tables = getattr(results, "tables", None)
     if tables is None and isinstance(results, Mapping):
         tables = results.get("tables")
-    return (tables or {}).get("targets")
+    return (tables or {}).get(name)
 
 
 def _layers_to_draw(project: Project, results: Any) -> list[_Item]:
@@ -232,9 +239,24 @@ def _cell(v: Any) -> str:
     return _h(v)
 
 
-def _tooltip_rows(gdf: gpd.GeoDataFrame, fields: list[str]) -> list[dict[str, str]]:
-    """Tooltip values as HTML text (numbers formatted, text escaped)."""
-    cols = {f: [_cell(v) for v in gdf[f].astype("object").to_numpy()] for f in fields}
+_NAMES = frozenset({"id", "name", "name_zh", "note"})  # fields whose text is shown as it is, never translated
+
+
+def _coded(v: Any, lang: Lang) -> str:
+    """A coded text value in the map's language: ``kindergarten|childcare; bus_stop`` reads 幼儿园/托育; 公交站."""
+    if not isinstance(v, str) or not v:
+        return _cell(v)
+    if v in styles.VALUE_LABELS:
+        return _h(styles.value_label(v, lang))
+    if not re.fullmatch(r"[a-z0-9_]+(\s*[|;]\s*[a-z0-9_]+)*", v):
+        return _h(v)
+    groups = [[styles.value_label(alt.strip(), lang) for alt in g.split("|")] for g in v.split(";")]
+    return _h("; ".join(" / ".join(g) for g in groups))
+
+
+def _tooltip_rows(gdf: gpd.GeoDataFrame, fields: list[str], lang: Lang = "zh+en") -> list[dict[str, str]]:
+    """Tooltip values as HTML text (numbers formatted, coded values translated, text escaped)."""
+    cols = {f: [(_cell(v) if f in _NAMES else _coded(v, lang)) for v in gdf[f].astype("object").to_numpy()] for f in fields}
     return [{f: cols[f][i] for f in fields} for i in range(len(gdf))]
 
 
@@ -271,6 +293,10 @@ def _svg(shape: str, fill: str, stroke: str, size: int = 16) -> str:
         "star": (f'<polygon points="{h},1 {s * 0.62},{s * 0.38} {s - 1},{s * 0.38} {s * 0.69},{s * 0.6} {s * 0.8},{s - 1} '
                  f'{h},{s * 0.72} {s * 0.2},{s - 1} {s * 0.31},{s * 0.6} 1,{s * 0.38} {s * 0.38},{s * 0.38}"/>'),
         "hexagon": f'<polygon points="{h},1 {s - 2},{s * 0.28} {s - 2},{s * 0.72} {h},{s - 1} 2,{s * 0.72} 2,{s * 0.28}"/>',
+        "pentagon": f'<polygon points="{h},1 {s - 1},{s * 0.4} {s * 0.8},{s - 1} {s * 0.2},{s - 1} 1,{s * 0.4}"/>',
+        "cross_fill": (f'<polygon points="{s * 0.35},1 {s * 0.65},1 {s * 0.65},{s * 0.35} {s - 1},{s * 0.35} {s - 1},{s * 0.65} '
+                       f'{s * 0.65},{s * 0.65} {s * 0.65},{s - 1} {s * 0.35},{s - 1} {s * 0.35},{s * 0.65} 1,{s * 0.65} 1,{s * 0.35} '
+                       f'{s * 0.35},{s * 0.35}"/>'),
     }[shape]
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{s}" height="{s}" viewBox="0 0 {s} {s}">'
             f'<g fill="{_h(fill)}" stroke="{_h(stroke)}" stroke-width="1">{body}</g></svg>')
@@ -282,13 +308,13 @@ def _symbols(item: _Item, cls: list[StyleClass]) -> list[str] | None:
     if st.geometry != "point" or len(item.gdf) > MAX_SYMBOL_POINTS or not item.presentation.tooltip:
         return None
     px = max(10, round(4 * st.size))
-    return [_svg(styles.marker_shape(st, i), c.colour, st.outline or "#222222", px) for i, c in enumerate(cls)]
+    return [_svg(styles.marker_shape(st, i, c.value), c.colour, st.outline or "#222222", px) for i, c in enumerate(cls)]
 
 
 def _swatch(item: _Item, c: StyleClass, i: int, symbols: list[str] | None) -> str:
     st = item.presentation.style
     if symbols is not None:
-        return _svg(styles.marker_shape(st, i), c.colour, st.outline or "#222222", 14)
+        return _svg(styles.marker_shape(st, i, c.value), c.colour, st.outline or "#222222", 14)
     border = "dashed" if st.dash else "solid"
     if st.geometry == "line":
         return f"<span class='ln' style='border-top:{min(max(st.width, 2), 6):g}px {border} {_h(c.colour)}'></span>"
@@ -344,6 +370,44 @@ window.renewgeoLayer = function (group, d) {
 """
 
 
+_CONTROL_JS = """
+window.renewgeoControl = function (map, base, overlays, headings, title, legend) {
+  // Leaflet's layer list with a heading per group and a fold; the legend shows a layer's entry only while it is on
+  var Grouped = L.Control.Layers.extend({
+    _update: function () {
+      L.Control.Layers.prototype._update.call(this);
+      var labels = this._overlaysList.children, last = null;
+      for (var i = labels.length - 1; i >= 0; i--) {
+        if (headings[i] !== (i > 0 ? headings[i - 1] : null)) {
+          var h = document.createElement('div'); h.className = 'renewgeo-group'; h.innerHTML = headings[i];
+          this._overlaysList.insertBefore(h, labels[i]);
+        }
+      }
+      return this;
+    }
+  });
+  var ctl = new Grouped(base, overlays, {collapsed: false, position: 'topright'}).addTo(map);
+  var box = ctl.getContainer(), head = document.createElement('div');
+  head.className = 'renewgeo-fold'; head.innerHTML = title; head.setAttribute('role', 'button');
+  box.insertBefore(head, box.firstChild);
+  L.DomEvent.on(head, 'click', function () { box.classList.toggle('renewgeo-folded'); });
+  function sync() {
+    for (var i = 0; i < legend.length; i++) {
+      var el = document.getElementById(legend[i][1]);
+      if (el) { el.style.display = map.hasLayer(legend[i][0]) ? '' : 'none'; }
+    }
+  }
+  map.on('overlayadd overlayremove', sync); sync();
+  L.control.scale({imperial: false, metric: true, position: 'bottomleft'}).addTo(map);
+  map.attributionControl.setPrefix('Leaflet');
+  if (window.innerHeight < 800) {  // a projector: fold what would crowd the site
+    box.classList.add('renewgeo-folded');
+  }
+  return ctl;
+};
+"""
+
+
 @dataclass(frozen=True)
 class _Drawn:
     """A layer on the map: its feature group, its name in the layer control, its legend entry, what was left out."""
@@ -353,6 +417,7 @@ class _Drawn:
     name: str = ""
     legend: str = ""
     note: str = ""
+    heading: str = "results"
 
 
 def _layer_spec(item: _Item, gdf: gpd.GeoDataFrame, opts: _Options) -> tuple[dict[str, Any], list[StyleClass], list[str] | None]:
@@ -362,7 +427,7 @@ def _layer_spec(item: _Item, gdf: gpd.GeoDataFrame, opts: _Options) -> tuple[dic
     cls, idx = styles.assign(st, values, len(gdf))
     fields = [f for f in p.tooltip if f in gdf.columns]
     geoms = _web_geometry(gdf, item.layer, opts)
-    rows = _tooltip_rows(gdf, fields) if fields else None
+    rows = _tooltip_rows(gdf, fields, opts.lang) if fields else None
     if not p.tooltip:
         geoms, idx = _merge(geoms, idx)
     symbols = _symbols(item, cls)
@@ -390,64 +455,143 @@ def _layer_to_folium(item: _Item, opts: _Options) -> _Drawn:
     group = folium.FeatureGroup(show=item.show, control=False)
     group.add_child(_LayerData(group.get_name(), _js(spec)))
     note = f"{label}: {int(blank.sum())} of {len(blank)}: {_t('empty', opts.lang)}" if blank.any() else ""
-    return _Drawn(item.key, group, f"{label} ({len(gdf):,})", _legend_entry(item, label, cls, symbols, opts.lang), note)
+    return _Drawn(item.key, group, f"{label} ({len(gdf):,})", _legend_entry(item, label, cls, symbols, opts.lang), note,
+                  item.presentation.group)
 
 
 # ------------------------------------------------------------------------- legend and panels
 def _legend_entry(item: _Item, label: str, cls: list[StyleClass], symbols: list[str] | None, lang: Lang) -> str:
-    """A layer's legend: a single colour is one row; classes a heading and a row each, folded away when hidden at first."""
+    """A layer's legend: a single colour is one row; classes a heading and a row each (under their family's heading)."""
     if len(cls) == 1 and cls[0].label == "":
         return f"<h2>{_swatch(item, cls[0], 0, symbols)}{_h(label)}</h2>"
     st = item.presentation.style
-    rows = "".join(f"<div>{_swatch(item, c, i, symbols)}{_h(styles.class_label(c, st, lang))}</div>" for i, c in enumerate(cls))
+    order = sorted(range(len(cls)), key=lambda i: _family_rank(st, cls[i]))  # families together, in their order
+    rows, last = "", None
+    for i in order:
+        c = cls[i]
+        family = styles.class_group(st, c)
+        if family is not None and family != last:
+            rows += f"<h3>{_h(styles.text(family, lang))}</h3>"
+            last = family
+        rows += f"<div>{_swatch(item, c, i, symbols)}{_h(styles.class_label(c, st, lang))} <small>{c.count:,}</small></div>"
     body = f"<div class='cols'>{rows}</div>" if len(cls) > 6 else rows
-    return f"<h2>{_h(label)}</h2>{body}" if item.show else f"<details><summary>{_h(label)}</summary>{body}</details>"
+    return f"<h2>{_h(label)}</h2>{body}"
+
+
+def _family_rank(st: styles.Style, c: StyleClass) -> int:
+    if not st.class_groups:
+        return 0
+    families = list(dict.fromkeys(st.class_groups.values()))
+    family = styles.class_group(st, c)
+    return families.index(family) if family in families else len(families)
 
 
 def _legend_html(drawn: list[_Drawn], lang: Lang) -> str:
-    """The legend panel: layers from the top of the map down, then what could not be drawn."""
-    body = "".join(d.legend for d in reversed(drawn) if d.group is not None)
+    """The legend panel, folding: layers from the top of the map down (each shown only while its layer is), then what could not be drawn."""
+    body = "".join(f"<div class='renewgeo-entry' id='renewgeo-lg-{i}'>{d.legend}</div>"
+                   for i, d in reversed(list(enumerate(drawn))) if d.group is not None)
     notes = [d.note for d in drawn if d.note]
     if notes:
         body += "<div><i>" + _h("; ".join(notes)) + "</i></div>"
-    return f"<div class='renewgeo-panel renewgeo-legend' id='renewgeo-legend'><b>{_h(_t('legend', lang))}</b>{body}</div>"
+    return (f"<details open class='renewgeo-panel renewgeo-legend' id='renewgeo-legend'><summary>{_h(_t('legend', lang))}</summary>"
+            f"{body}</details>")
 
 
-def _title_html(project: Project, ledger: pd.DataFrame | None, lang: Lang, title: str | None) -> str:
+def _title_html(project: Project, ledger: pd.DataFrame | None, circles: pd.DataFrame | None, lang: Lang, title: str | None) -> str:
     """The title panel: the project's title and the key figures of the targets ledger of the run."""
     names = {"zh": project.title_zh or project.title, "en": project.title,
              "zh+en": f"{project.title_zh} {project.title}" if project.title_zh else project.title}
     note = f"<div><i>{_h(_t('illustrative', lang))}</i></div>" if project.illustrative else ""
-    rows = ""
-    if ledger is not None and len(ledger):
-        for r in ledger.head(12).to_dict("records"):
-            label = r["label_zh"] if lang == "zh" and r.get("label_zh") else r["label"]
-            if lang == "zh+en" and r.get("label_zh"):
-                label = f"{r['label_zh']} {r['label']}"
-            unit = {"m2": "m²", "km2": "km²"}.get(str(r["unit"]), str(r["unit"]))
-            whole = float(r["target"]).is_integer() and str(r["unit"]) in ("count", "spaces", "places")
-            fmt = "{:,.0f}" if whole or abs(float(r["target"])) >= 100 else "{:,.2f}"
-            pct = "" if pd.isna(r["pct_of_target"]) else f"({r['pct_of_target']:.0f}%)"
-            rows += (f"<tr><td>{_h(label)}</td><td style='text-align:right'>{fmt.format(r['actual'])} / "
-                     f"{fmt.format(r['target'])} {_h(unit)} {pct}</td>"
-                     f"<td class='renewgeo-{_h(r['status'])}'>{_h(r['status'])}</td></tr>")
-        rows = f"<div><b>{_h(_t('targets', lang))}</b></div><table>{rows}</table>"
+    rows = _targets_html(ledger, lang) + _life_circles_html(circles, lang)
     return f"<div class='renewgeo-panel renewgeo-title' id='renewgeo-title'><h1>{_h(title or names[lang])}</h1>{note}{rows}</div>"
+
+
+def _pct(v: float) -> str:
+    """A share as a drawing shows it: 0.1 % steps, never rounded up to 100 % (nor down to 0 %) when it is not."""
+    tenths = math.floor(v * 10 + 1e-9) / 10 if v < 100 else round(v, 1)
+    if v > 0 and tenths == 0:
+        tenths = 0.1
+    return f"{tenths:.0f}%" if float(tenths).is_integer() else f"{tenths:.1f}%"
+
+
+_WHOLE_UNITS = ("count", "spaces", "places")
+
+
+def _amount(v: float, target: float, unit: str) -> str:
+    """An amount at the precision its target is stated to: steps of a power of ten within 0.1 % of the target.
+
+    >>> _amount(79999.35, 80000, "m2"), _amount(0.99999, 1.0, "km"), _amount(25.0, 26, "count")
+    ('80,000', '1.000', '25')
+    """
+    if unit in _WHOLE_UNITS or not target:
+        return f"{v:,.0f}"
+    step = 10.0 ** math.floor(math.log10(abs(float(target)) / 1000))
+    decimals = max(0, -int(math.log10(step)))
+    return f"{round(v / step) * step:,.{decimals}f}"
+
+
+def _targets_html(ledger: pd.DataFrame | None, lang: Lang) -> str:
+    """The targets ledger, folding; amounts at the target's precision, shares in 0.1 % steps, words in the map's language."""
+    if ledger is None or not len(ledger):
+        return ""
+    rows = ""
+    for r in ledger.head(12).to_dict("records"):
+        label = r["label_zh"] if lang == "zh" and r.get("label_zh") else r["label"]
+        if lang == "zh+en" and r.get("label_zh"):
+            label = f"{r['label_zh']} {r['label']}"
+        unit = {"m2": "m²", "km2": "km²"}.get(str(r["unit"]), styles.value_label(str(r["unit"]), lang))
+        pct = "" if pd.isna(r["pct_of_target"]) else f"({float(r['pct_of_target']):.1f}%)".replace(".0%", "%")
+        u = str(r["unit"])
+        rows += (f"<tr><td>{_h(label)}</td><td style='text-align:right'>{_amount(float(r['actual']), float(r['target']), u)} / "
+                 f"{_amount(float(r['target']), float(r['target']), u)} {_h(unit)} {pct}</td>"
+                 f"<td class='renewgeo-{_h(r['status'])}'>{_h(styles.value_label(str(r['status']), lang))}</td></tr>")
+    met = int((ledger["status"] != "short").sum())
+    return (f"<details open><summary>{_h(_t('targets', lang))}: {met} / {len(ledger)} {_h(_t('of_met', lang))}</summary>"
+            f"<table>{rows}</table></details>")
+
+
+def _life_circles_html(circles: pd.DataFrame | None, lang: Lang) -> str:
+    """The life circles: the share of buildings that pass each, and what they most often lack."""
+    if circles is None or not len(circles) or "buildings_pass_pct" not in circles.columns:
+        return ""
+    if "circle" not in circles.columns:
+        circles = circles.rename_axis("circle").reset_index()
+    rows = ""
+    for r in circles.to_dict("records"):
+        why = r.get("most_missing")
+        why_html = "" if not isinstance(why, str) or not why or float(r["buildings_pass_pct"]) >= 100 else \
+            f"<br><small>{_h(_t('why', lang))}: {_coded(why, lang)}</small>"
+        rows += (f"<tr><td>{_h(styles.value_label(str(r['circle']), lang))}</td>"
+                 f"<td style='text-align:right'>{_pct(float(r['buildings_pass_pct']))} {_h(_t('buildings_pass', lang))}{why_html}</td></tr>")
+    return f"<details open><summary>{_h(_t('life_circles', lang))}</summary><table>{rows}</table></details>"
 
 
 def _panel_css() -> str:
     return f"""
     .leaflet-container {{ background: #f4f2ec; font-family: {FONT_STACK}; }}
-    .renewgeo-side {{ position: absolute; z-index: 1000; top: 10px; bottom: 55px; left: 10px; display: flex;
-      flex-direction: column; gap: 8px; pointer-events: none; }}
+    .renewgeo-side {{ position: absolute; z-index: 1000; top: 10px; bottom: 40px; left: 54px; display: flex;
+      flex-direction: column; gap: 8px; pointer-events: none; width: 360px; }}
     .renewgeo-panel {{ background: rgba(255,255,255,0.93); padding: 8px 12px; pointer-events: auto;
       border-radius: 6px; box-shadow: 0 1px 5px rgba(0,0,0,0.35); font-family: {FONT_STACK}; font-size: 12px;
       line-height: 1.45; overflow-y: auto; min-height: 0; }}
-    .renewgeo-title {{ margin-left: 50px; max-width: 46vw; flex: 0 1 auto; max-height: 50vh; }}
+    .renewgeo-title {{ flex: 0 1 auto; max-height: 55%; }}
+    .renewgeo-panel summary {{ font-weight: bold; cursor: pointer; }}
+    .renewgeo-panel details {{ margin-top: 2px; }}
     .renewgeo-title h1 {{ font-size: 17px; margin: 0 0 4px 0; }}
     .renewgeo-title table {{ border-collapse: collapse; }}
-    .renewgeo-title td {{ padding: 1px 6px 1px 0; white-space: nowrap; }}
-    .renewgeo-legend {{ max-width: 330px; flex: 0 1 auto; margin-top: auto; }}
+    .renewgeo-title td {{ padding: 1px 6px 1px 0; vertical-align: top; }}
+    .renewgeo-title table {{ font-size: 11px; }}
+    .renewgeo-title td:nth-child(2), .renewgeo-title td:nth-child(3) {{ white-space: nowrap; }}
+    .renewgeo-legend {{ flex: 0 1 auto; margin-top: auto; }}
+    .renewgeo-legend h3 {{ font-size: 11px; margin: 4px 0 1px 0; color: #555; column-span: none; break-after: avoid; }}
+    .renewgeo-legend small {{ color: #777; }}
+    .leaflet-control-layers {{ font-family: {FONT_STACK}; font-size: 12px; max-width: 290px;
+      max-height: calc(100vh - 70px); overflow-y: auto; }}
+    .renewgeo-fold {{ font-weight: bold; cursor: pointer; padding: 2px 0; }}
+    .renewgeo-fold::after {{ content: " \\25BE"; }}
+    .renewgeo-folded .renewgeo-fold::after {{ content: " \\25B8"; }}
+    .renewgeo-folded .leaflet-control-layers-list {{ display: none; }}
+    .renewgeo-group {{ font-weight: bold; color: #555; margin: 5px 0 1px 0; font-size: 11px; }}
     .renewgeo-legend .cols {{ column-count: 2; column-gap: 10px; }}
     .renewgeo-legend h2 {{ font-size: 13px; margin: 6px 0 2px 0; }}
     .renewgeo-legend summary {{ font-weight: bold; cursor: pointer; margin-top: 4px; }}
@@ -488,23 +632,31 @@ class _Script(MacroElement):
         self.code = code
 
 
-def _registry_js(map_name: str, drawn: list[_Drawn], tiles: list[tuple[str, folium.TileLayer]], bounds: list[list[float]]) -> str:
+def _registry_js(map_name: str, drawn: list[_Drawn], tiles: list[tuple[str, folium.TileLayer]], bounds: list[list[float]],
+                 lang: Lang) -> str:
     """The layer control, the fit to the site, the stacking order and ``window.renewgeo``.
 
     The control lists the top layer first, as the legend does; a layer switched on again
     goes back to its place in the stack (not on top); ``window.renewgeo`` holds the map
     and its layers by name, for tests and a planner's console.
     """
-    base = ", ".join(f"{_js(_h(n))}: {t.get_name()}" for n, t in tiles if not t.overlay)
-    overlays = [f"{_js(_h(n))}: {t.get_name()}" for n, t in tiles if t.overlay]
-    shown = [(d, d.group.get_name()) for d in drawn if d.group is not None]
-    overlays += [f"{_js(_h(d.name))}: {var}" for d, var in reversed(shown)]
-    layers = ", ".join(f"{_js(d.key)}: {var}" for d, var in shown)
-    stack = ", ".join(var for _, var in shown)
+    base = ", ".join(f"{_js(_h(styles.value_label(n, lang)))}: {t.get_name()}" for n, t in tiles if not t.overlay)
+    overlays = [f"{_js(_h(styles.value_label(n, lang)))}: {t.get_name()}" for n, t in tiles if t.overlay]
+    shown = [(i, d, d.group.get_name()) for i, d in enumerate(drawn) if d.group is not None]
+    # the layer list reads top layer first, grouped under headings in the order the groups first appear
+    rank = {g: n for n, g in enumerate(dict.fromkeys(d.heading for _, d, _ in reversed(shown)))}
+    listed = sorted(reversed(shown), key=lambda t: rank[t[1].heading])
+    overlays += [f"{_js(_h(d.name))}: {var}" for _, d, var in listed]
+    headings = [_h(_t("basemap", lang))] * sum(1 for _, t in tiles if t.overlay)
+    headings += [_h(styles.text(styles.GROUPS.get(d.heading, styles.GROUPS["results"]), lang)) for _, d, _ in listed]
+    legend = ", ".join(f"[{var}, {_js(f'renewgeo-lg-{i}')}]" for i, _, var in shown)
+    layers = ", ".join(f"{_js(d.key)}: {var}" for _, d, var in shown)
+    stack = ", ".join(var for _, _, var in shown)
     # fitted without animation (keeping the site clear of the title and legend on the left
     # and the layer switcher on the right), so the map is ready the moment it loads
-    return (f"L.control.layers({{{base}}}, {{{', '.join(overlays)}}}, {{collapsed: false, position: 'topright'}}).addTo({map_name});\n"
-            f"{map_name}.fitBounds({_js(bounds)}, {{paddingTopLeft: [340, 20], paddingBottomRight: [340, 20], animate: false}});\n"
+    return (f"renewgeoControl({map_name}, {{{base}}}, {{{', '.join(overlays)}}}, {_js(headings)}, "
+            f"{_js(_h(_t('layers', lang)))}, [{legend}]);\n"
+            f"{map_name}.fitBounds({_js(bounds)}, {{paddingTopLeft: [400, 20], paddingBottomRight: [310, 20], animate: false}});\n"
             f"(function (map, stack) {{ map.on('overlayadd', function (e) {{\n"
             "  for (var i = stack.indexOf(e.layer) + 1; i > 0 && i < stack.length; i++) {\n"
             "    if (map.hasLayer(stack[i])) { stack[i].bringToFront(); } } }); })"
@@ -567,14 +719,14 @@ def _new_map(project: Project, opts: _Options) -> tuple[folium.Map, list[list[fl
     ref = project.layer("sites") if project.has("sites") else next(iter(project.layers.values()))
     web_ref = rcrs.wgs84_to_gcj02_gdf(ref) if opts.shift else rcrs.to_web(ref)
     w, s, e, n = (float(v) for v in web_ref.total_bounds)
-    m = folium.Map(location=[(s + n) / 2, (w + e) / 2], zoom_start=15, tiles=None, prefer_canvas=True, control_scale=True)
+    m = folium.Map(location=[(s + n) / 2, (w + e) / 2], zoom_start=15, tiles=None, prefer_canvas=True, control_scale=False)
     m.default_js = []
     m.default_css = []
     root = cast(Figure, m.get_root())
     root.header.add_child(Element(_csp(opts.basemap)), name="renewgeo_csp", index=0)
     root.header.add_child(Element(
         f"<style>{_assets.leaflet_css()}</style><style>{_panel_css()}</style><script>{_assets.leaflet_js()}</script>"
-        f"<script>{_LAYER_JS}</script>"
+        f"<script>{_LAYER_JS}{_CONTROL_JS}</script>"
     ), name="renewgeo_assets")
     return m, [[s, w], [n, e]]
 
@@ -647,10 +799,11 @@ def meeting_map(
         if d.group is not None:
             d.group.add_to(m)
     root = cast(Figure, m.get_root())
-    root.html.add_child(Element(f"<div class='renewgeo-side'>{_title_html(project, _ledger(results), opts.lang, title)}"
+    head = _title_html(project, _table(results, "targets"), _table(results, "life_circles"), opts.lang, title)
+    root.html.add_child(Element(f"<div class='renewgeo-side'>{head}"
                                 f"{_legend_html(drawn, opts.lang)}</div>"), name="renewgeo_panels")
     m.add_child(_Script(_controls_js(m.get_name(), opts.lang)))
-    m.add_child(_Script(_registry_js(m.get_name(), drawn, tiles, bounds)))
+    m.add_child(_Script(_registry_js(m.get_name(), drawn, tiles, bounds, opts.lang)))
     return m
 
 

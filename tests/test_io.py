@@ -640,3 +640,14 @@ def test_no_text_becomes_a_formula_property(tmp_path_factory, texts, numbers):
         assert float(num) == x
     with zipfile.ZipFile(rio.write_workbook({"s": df}, d / "t.xlsx")) as z:
         assert not any(b"<f>" in z.read(m) or b"<f " in z.read(m) for m in z.namelist() if m.startswith("xl/worksheets/"))
+
+
+def test_control_characters_reach_a_workbook_as_a_visible_mark(tmp_path):
+    """A category '\\x1f' (found by the fuzz through `renewgeo run`) failed the whole workbook: xlsx (XML) cannot hold it."""
+    import openpyxl
+
+    df = pd.DataFrame({"zone\x1f": ["a\x1fb", "\x00", None, "ok"], "n": [1, 2, 3, 4]})
+    path = rio.write_workbook({"t": df}, tmp_path / "t.xlsx", index=False)
+    ws = openpyxl.load_workbook(path).active
+    assert [c.value for c in ws["A"]] == ["zone\ufffd", "a\ufffdb", "\ufffd", None, "ok"]
+    assert [c.value for c in ws["B"]][1:] == [1, 2, 3, 4]

@@ -146,11 +146,78 @@ def test_offline_map_in_chromium(browser_ok, demo_run):
     assert (SCREENSHOTS / "chuangchuangyi.png").stat().st_size > 50_000
 
 
+PANELS_JS = """() => {
+  const sel = ['#renewgeo-title', '#renewgeo-legend', '.leaflet-control-layers', '.leaflet-control-zoom',
+               '.leaflet-control-scale', '.renewgeo-btn', '.leaflet-control-attribution'];
+  const out = [];
+  for (const s of sel) { document.querySelectorAll(s).forEach((el, i) => {
+    const r = el.getBoundingClientRect(); out.push([s + '#' + i, r.left, r.top, r.right, r.bottom]); }); }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("screen", [(1280, 720), (1920, 1080), (1600, 900)])
+@pytest.mark.parametrize("lang", ["zh+en", "zh", "en"])
+def test_panels_never_overlap_and_fit_the_screen(browser_ok, demo_run, tmp_path, screen, lang):
+    """At projector sizes the title, legend, layer list and controls each keep their own place on the screen."""
+    project, result, _ = demo_run
+    path = webmap.save_map(webmap.meeting_map(project, result, lang=lang), tmp_path / "m.html")
+    with open_page(path, viewport=screen, wait_js=READY) as run:
+        assert run.errors == []
+        boxes = run.page.evaluate(PANELS_JS)
+        assert {b[0].rsplit("#", 1)[0] for b in boxes} >= {"#renewgeo-title", "#renewgeo-legend", ".leaflet-control-layers",
+                                                         ".leaflet-control-scale"}
+        for name, x0, y0, x1, y1 in boxes:
+            assert x1 > x0 and y1 > y0, name
+            assert x0 >= 0 and y0 >= 0 and x1 <= screen[0] and y1 <= screen[1], (name, x0, y0, x1, y1)
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                overlap = min(a[3], b[3]) - max(a[1], b[1]) > 0.5 and min(a[4], b[4]) - max(a[2], b[2]) > 0.5
+                assert not overlap, (a, b)
+        # the panels leave most of the map free: together they cover under 45 % of the screen
+        covered = sum((x1 - x0) * (y1 - y0) for _, x0, y0, x1, y1 in boxes)
+        assert covered / (screen[0] * screen[1]) < 0.45, covered
+        # metric scale only, no flag in the attribution; every panel folds
+        scale = run.page.locator(".leaflet-control-scale").inner_text()
+        assert " m" in scale and "ft" not in scale and "mi" not in scale
+        assert run.page.locator(".leaflet-control-attribution svg").count() == 0
+        run.page.locator("#renewgeo-legend > summary").click()
+        assert not run.page.locator("#renewgeo-legend .renewgeo-entry").first.is_visible()
+        if screen == (1280, 720) and lang != "en":
+            run.page.screenshot(path=str(tmp_path / "shot.png"))
+
+
+def test_chinese_map_has_no_english_codes(browser_ok, demo_run, tmp_path):
+    """With lang="zh" every visible word is Chinese: categories, statuses, units, the basemap, the life circles."""
+    project, result, _ = demo_run
+    path = webmap.save_map(webmap.meeting_map(project, result, lang="zh", basemap="amap"), tmp_path / "m.html")
+    with open_page(path, viewport=(1920, 1080), wait_js=READY) as run:
+        text = " ".join(run.page.locator(s).inner_text() for s in ("#renewgeo-title", "#renewgeo-legend"))
+        text += " " + run.page.locator(".leaflet-control-layers").text_content()
+        for code in ("bus_stop", "bus stop", "community_centre", "convenience", " met", "over", " count", "spaces", "amap",
+                     "5min", "Legend", "Amenities", "operating"):
+            assert code not in text, code
+        for zh in ("公交站", "便利店", "达标", "个车位", "高德地图", "5分钟生活圈", "交通", "日常购物与餐饮"):
+            assert zh in text, zh
+        # tooltips too: an amenity's category reads in Chinese
+        a = project.to_web("amenities").iloc[0]
+        assert webmap._coded(str(a["category"]), "zh") == styles.value_label(str(a["category"]), "zh")
+        assert webmap._coded("kindergarten|childcare; bus_stop", "zh") == "幼儿园 / 托育; 公交站"
+        assert webmap._coded("Chuang 05", "zh") == "Chuang 05"  # names stay as typed
+
+
+def test_display_numbers_are_rounded_as_a_drawing_shows_them():
+    assert webmap._amount(79999.35, 80000, "m2") == "80,000" and webmap._amount(2499.98, 2500, "m2") == "2,500"
+    assert webmap._amount(0.9999958, 1.0, "km") == "1.000" and webmap._amount(12.0, 26, "count") == "12"
+    assert webmap._pct(7.6923) == "7.6%" and webmap._pct(99.96) == "99.9%" and webmap._pct(0.01) == "0.1%"
+    assert webmap._pct(0.0) == "0%" and webmap._pct(100.0) == "100%"
+
+
 @pytest.mark.parametrize(("sample_name", "expect_layers", "expect_control", "expect_legend"), [
     ("shibei_relocation", {"net_release", "constraints_applied"}, ["可释放用地 Releasable land (53)", "用地地块 Land parcels (60)"],
      ["道路红线 road red lines", "2026"]),
     ("chuangchuangyi", {"network_nodes", "network_edges", "isochrones"}, ["步行等时圈 Walking isochrones (3)", "建筑 Buildings (26)"],
-     ["到日常服务的步行距离 Walk to daily services", "在营 operating"]),
+     ["在营 operating", "交通 Transport", "公交站 bus stop"]),
 ])
 def test_every_layer_of_a_run_is_drawn_and_styled(browser_ok, tmp_path, sample_name, expect_layers, expect_control, expect_legend):
     """Every layer every registered analysis returns has a map layer (with all its features) and a QGIS style."""
@@ -167,7 +234,7 @@ def test_every_layer_of_a_run_is_drawn_and_styled(browser_ok, tmp_path, sample_n
             tooltipless = not run.presentations()[name][0][1].tooltip
             assert counts.get(name) == drawable or (tooltipless and 0 < counts.get(name, 0) <= drawable), name  # merged by colour
         assert views <= set(counts)
-        control = page.page.locator(".leaflet-control-layers").inner_text()
+        control = page.page.locator(".leaflet-control-layers").text_content()
         assert all(t in control for t in expect_control), control
         legend = page.page.locator("#renewgeo-legend").inner_text()
         assert all(t in legend for t in expect_legend), legend
@@ -189,7 +256,7 @@ def test_languages(browser_ok, sample, tmp_path):
         assert run.errors == []
         legend = run.page.locator("#renewgeo-legend").inner_text()
         assert "图例" in legend and "已改造" in legend and "Legend" not in legend
-        assert "建筑 (26)" in run.page.locator(".leaflet-control-layers").inner_text()
+        assert "建筑 (26)" in run.page.locator(".leaflet-control-layers").text_content()
         run.page.screenshot(path=str(tmp_path / "zh.png"))
     with open_page(tmp_path / "en.html", wait_js=READY) as run:
         legend = run.page.locator("#renewgeo-legend").inner_text()
@@ -284,15 +351,19 @@ def test_walking_layers_and_view_drawn_from_their_presentations(browser_ok, samp
         fills = dict(page.page.evaluate(FILL_JS, "walk_distance"))
         dist = run.layer("buildings").set_index("id")["daily_dist_m"]
         assert fills == {i: DIST_COLOUR.get(d, MISSING) for i, d in dist.items()}
-        control = page.page.locator(".leaflet-control-layers").inner_text()
+        control = page.page.locator(".leaflet-control-layers").text_content()
         assert "Walk to daily services (26)" in control and "Network nodes (2,000)" in control
         legend = page.page.locator("#renewgeo-legend")
-        assert legend.locator("details summary", has_text="Walk to daily services").count() == 1
-        assert "0–300 m" in legend.inner_text() or "0–300 m" in legend.inner_html()
+        entry = legend.locator(".renewgeo-entry", has_text="Walk to daily services")
+        assert entry.count() == 1 and not entry.is_visible()  # a hidden layer has no legend entry on show
+        assert "0–300 m" in legend.inner_html()
         assert "5 min" in legend.inner_html() and "Gaps in the axis" in legend.inner_text()
+        if page.page.locator(".renewgeo-folded").count():  # folded at projector height: unfold the layer list
+            page.page.locator(".renewgeo-fold").click()
         page.page.locator(".leaflet-control-layers label", has_text="Walk to daily services").click()
         page.page.locator(".leaflet-control-layers label", has_text="Walking isochrones").click()
         page.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        assert entry.is_visible() and "0–300 m" in entry.inner_text()  # switched on: its legend shows
         # switched on after the buildings, the isochrones still lie under them: hovering a building finds the building
         c = sample.to_web("buildings").set_index("id").loc["B05"].geometry.centroid
         x, y = page.page.evaluate(f"() => {{ const q = window.renewgeo.map.latLngToContainerPoint([{c.y}, {c.x}]); return [q.x, q.y]; }}")
@@ -338,7 +409,7 @@ def test_hostile_names_and_values_are_shown_as_text(browser_ok, sample, tmp_path
         assert page.errors == [] and page.console_errors == []
         assert page.page.evaluate("() => [typeof window.pw, typeof window.pw2]") == ["undefined", "undefined"]
         assert page.page.locator(".leaflet-control-layers img").count() == 0
-        control = page.page.locator(".leaflet-control-layers").inner_text()
+        control = page.page.locator(".leaflet-control-layers").text_content()
         assert f"Buildings: {n1} (26)" in control and f"Buildings: {n2} (5)" in control
         assert set(page.page.evaluate("() => Object.keys(window.renewgeo.layers)")) == {n1, n2, "amenities"}
         assert odd in page.page.locator("#renewgeo-legend").inner_text()
