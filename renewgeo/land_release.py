@@ -18,6 +18,28 @@ order (default :data:`PRIORITY`): a piece of land under both a road and a river 
 counts as road. So ``gross = net + unusable + sum(removed)`` holds on every parcel.
 Leftover fragments smaller than ``min_area_m2`` or narrower than ``min_width_m`` (a
 negative-buffer test) are not releasable and are reported as ``unusable``.
+
+Areas are true (ellipsoidal) m2, the one definition of area of renewgeo
+(:func:`renewgeo.units.true_area_m2`, as in :mod:`renewgeo.area`). Each parcel's planar
+pieces (constraints, fragments, net land) are scaled by that parcel's own ratio of true to
+planar area, so the identity above stays exact to floating precision and the gross area
+is the parcel's true area. Buffer distances are metres in the project CRS.
+
+Overlapping parcels (``[release] parcel_overlap``): land drawn in two parcels is counted
+once. ``"first"`` (the default) gives it to the parcel that comes first in the layer: the
+later parcel's ``gross_area_m2`` is what it holds, its ``drawn_area_m2`` what was drawn,
+and ``overlap_m2`` the difference; where three overlap, the first of all keeps the land.
+``"refuse"`` stops with the list of overlaps. :func:`overlaps` (the ``parcel_overlaps``
+table) lists every pair with ``parcel_a``, ``parcel_b``, ``overlap_m2`` and
+``assigned_to``. So the sums of ``gross_area_m2`` and ``net_area_m2`` over the parcels
+are the area of their union, and the releasable geometries never overlap.
+
+Inputs are checked: missing, empty, non-polygon or invalid parcels, and missing or invalid
+constraints, are a :class:`~renewgeo.SchemaError` naming the ids and the fix (repair with
+``make_valid``, or ``repair = true`` in the project). Line and point constraints that take
+no land (no width or buffer; a building footprint repair reduced to a line) are refused by
+:func:`constraint_geometries`; the ``release`` analysis leaves them out, lists them in its
+notes and the ``constraints_left_out`` table, and goes on.
 """
 
 from __future__ import annotations
@@ -44,14 +66,15 @@ from renewgeo.raster import RasterSettings
 from renewgeo.schemas import KINDS
 from renewgeo.settings import Section, section, setting
 from renewgeo.styles import YEAR_PALETTE, Presentation, Style, add_field_labels
-from renewgeo.units import M2_PER_MU, area_columns
+from renewgeo.units import M2_PER_MU, area_columns, true_area_m2
 
-__all__ = ["PRIORITY", "ReleaseSettings", "compute", "constraint_geometries", "overlaps", "release", "release_by_year",
-           "screen_inefficient"]
+__all__ = ["PARCEL_OVERLAP", "PRIORITY", "ReleaseSettings", "compute", "constraint_geometries", "no_land", "overlaps", "release",
+           "release_by_year", "screen_inefficient"]
 
 log = logging.getLogger(__name__)
 
 PRIORITY = ("road", "river", "green_corridor", "protected_building", "retained_building", "slope", "setback", "other")
+PARCEL_OVERLAP = ("first", "refuse")
 _RULES = ("road_width_m", "river_setback_m", "protection_buffer_m", "retained_buffer_m")
 
 
@@ -76,6 +99,9 @@ class ReleaseSettings(Section):
                                                    legacy="constraint_priority", example='["road", "river", "protected_building"]')
     far_by_land_use: dict[str, float] = setting({}, "planned floor-area ratio per land_use where a parcel has no far_planned", ge=0,
                                                 le=50, legacy="far_by_land_use", example="{ residential = 2.8 }")
+    parcel_overlap: str = setting("first", "land drawn in two parcels: \"first\" gives it to the parcel that comes first in "
+                                  "the layer (the later one's overlap_m2), \"refuse\" stops with the list of overlaps; either "
+                                  "way no square metre is counted twice", choices=PARCEL_OVERLAP, example='"refuse"')
     max_slope_pct: float | None = setting(None, "land steeper than this (percent, from the project's DEM) is taken out; "
                                           "unset: slope is no constraint", gt=0, le=1000, legacy="max_slope_pct", example="25")
 
@@ -97,6 +123,102 @@ def _num(gdf: pd.DataFrame, col: str) -> np.ndarray:
     return pd.to_numeric(gdf[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
+_BUILDINGS = ("protected_building", "retained_building")
+
+
+def _ids(gdf: pd.DataFrame, id_column: str = "id") -> np.ndarray:
+    """The id of every row as text (the row number where there is no id column)."""
+    if id_column in gdf.columns:
+        return gdf[id_column].astype("object").where(gdf[id_column].notna(), "").astype(str).to_numpy()
+    return np.arange(len(gdf)).astype(str)
+
+
+def _listed(items: Sequence[str], limit: int = 10) -> str:
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+_REPAIR_FIX = ("repair them first (gdf.geometry = gdf.geometry.make_valid()), or load the layers through a project with "
+               "`repair = true`, which repairs them with shapely.make_valid and leaves out what repair reduces to nothing")
+
+
+def _check_geometries(gdf: gpd.GeoDataFrame, *, layer: str, id_column: str, polygons: bool) -> None:
+    """Refuse missing, empty (parcels), non-polygon (parcels) and invalid geometries, naming the ids and the fix."""
+    g = np.asarray(gdf.geometry.values, dtype=object)
+    ids = _ids(gdf, id_column)
+    null = shapely.is_missing(g)
+    problems = []
+    if null.any():
+        problems.append(f"{int(null.sum())} feature(s) without geometry: {_listed(list(ids[null]))}; drop them or draw their geometry")
+    ok = ~null
+    if polygons:
+        empty = ok & shapely.is_empty(g)
+        wrong = ok & ~empty & ~np.isin(shapely.get_type_id(g), [3, 6])
+        if empty.any():
+            problems.append(f"{int(empty.sum())} parcel(s) with an empty geometry: {_listed(list(ids[empty]))}; drop them")
+        if wrong.any():
+            problems.append(f"{int(wrong.sum())} parcel(s) that are not polygons: "
+                            f"{_listed([f'{i} ({x.geom_type})' for i, x in zip(ids[wrong], g[wrong], strict=True)])}; "
+                            "parcels must be Polygon or MultiPolygon")
+        ok &= ~empty & ~wrong
+    invalid = np.zeros(len(g), dtype=bool)
+    invalid[ok] = ~shapely.is_valid(g[ok])
+    if invalid.any():
+        why = [f"{i} ({shapely.is_valid_reason(x)})" for i, x in zip(ids[invalid], g[invalid], strict=True)]
+        problems.append(f"{int(invalid.sum())} invalid geometr(y/ies): {_listed(why)}; {_REPAIR_FIX}")
+    if problems:
+        raise SchemaError(f"{layer!r}: " + "; ".join(problems))
+
+
+def _distances(constraints: gpd.GeoDataFrame, r: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Type, buffer distance (m) and "has area" of every constraint feature."""
+    ctype = constraints["constraint_type"].astype("object").fillna("other").astype(str).to_numpy()
+    width = _num(constraints, "width_m")
+    buf = _num(constraints, "buffer_m")
+    dist = np.zeros(len(constraints))
+    is_road = ctype == "road"
+    geoms = np.asarray(constraints.geometry.values, dtype=object)
+    # "has area", not "is a polygon": make_valid may return a collection of a polygon and a line
+    poly = shapely.area(geoms) > 0
+    dist[is_road] = np.where(np.isnan(width[is_road]), r["road_width_m"], width[is_road]) / 2.0
+    dist[is_road & poly] = np.nan_to_num(buf[is_road & poly])
+    for t, key in (("river", "river_setback_m"), ("green_corridor", "river_setback_m"),
+                   ("protected_building", "protection_buffer_m"), ("retained_building", "retained_buffer_m")):
+        m = ctype == t
+        dist[m] = np.where(np.isnan(buf[m]), r[key], buf[m])
+    other = ~np.isin(ctype, ["road", "river", "green_corridor", "protected_building", "retained_building"])
+    dist[other] = np.nan_to_num(buf[other])
+    return ctype, dist, poly
+
+
+def no_land(constraints: gpd.GeoDataFrame, *, rules: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Constraint features that take no land: lines and points with no width or buffer, empty geometries.
+
+    A building footprint that repair (``repair = true``) reduced to a line or a point has
+    no area; with no buffer it takes nothing. The analysis leaves such features out and
+    lists them; :func:`constraint_geometries` refuses them.
+
+    Returns
+    -------
+    DataFrame
+        ``row`` (position in the layer), ``id``, ``constraint_type``, ``geometry_type``
+        and ``reason``, one row per feature that takes no land.
+    """
+    r = {**ReleaseSettings().rules(), **(rules or {})}
+    ctype, dist, poly = _distances(constraints, r)
+    g = np.asarray(constraints.geometry.values, dtype=object)
+    empty = shapely.is_missing(g) | shapely.is_empty(g)
+    bad = empty | ((dist == 0) & ~poly)
+    rows = np.flatnonzero(bad)
+    gtype = np.array([x.geom_type if x is not None else "no geometry" for x in g[rows]], dtype=object)
+    reason = np.where(empty[rows], "empty geometry (nothing left after repair)",
+                      np.where(np.isin(ctype[rows], _BUILDINGS),
+                               "building footprint with no area (repair of a collapsed ring leaves a line or point) and no buffer_m",
+                               "line or point with no width_m or buffer_m"))
+    return pd.DataFrame({"row": rows, "id": _ids(constraints)[rows], "constraint_type": ctype[rows], "geometry_type": gtype,
+                         "reason": reason})
+
+
 def constraint_geometries(constraints: gpd.GeoDataFrame, *, rules: Mapping[str, float] | None = None,
                           layer: str = "constraints") -> gpd.GeoDataFrame:
     """Turn constraint features into the land they take, by the rules of their type.
@@ -105,7 +227,7 @@ def constraint_geometries(constraints: gpd.GeoDataFrame, *, rules: Mapping[str, 
     ----------
     constraints : GeoDataFrame
         Features with ``constraint_type`` and optionally ``width_m`` (roads) and
-        ``buffer_m``; lines, polygons or points; in a metric CRS.
+        ``buffer_m``; lines, polygons or points; in a metric CRS; valid geometries.
     rules : mapping, optional
         Defaults: ``road_width_m`` (20), ``river_setback_m`` (30),
         ``protection_buffer_m`` (10), ``retained_buffer_m`` (0).
@@ -116,6 +238,13 @@ def constraint_geometries(constraints: gpd.GeoDataFrame, *, rules: Mapping[str, 
     -------
     GeoDataFrame
         ``constraint_type``, ``source_id``, ``buffer_m`` and the polygon taken.
+
+    Raises
+    ------
+    SchemaError
+        No ``constraint_type`` column; missing or invalid geometries (named by id).
+    RenewgeoError
+        Lines or points that take no land (see :func:`no_land`).
 
     Examples
     --------
@@ -129,46 +258,74 @@ def constraint_geometries(constraints: gpd.GeoDataFrame, *, rules: Mapping[str, 
     require_metric(constraints, layer=layer, what="land release")
     if "constraint_type" not in constraints.columns:
         raise SchemaError(f"{layer!r} needs a constraint_type column (road, river, protected_building ...)")
+    _check_geometries(constraints, layer=layer, id_column="id", polygons=False)
+    bad = no_land(constraints, rules=rules)
+    if len(bad):
+        raise RenewgeoError(f"{layer!r}: {len(bad)} line or point constraint(s) take no land (no width or buffer): "
+                            f"{_listed([f'{i} ({t})' for i, t in zip(bad['id'], bad['reason'], strict=True)])}; "
+                            "give width_m (roads) or buffer_m, or delete them")
     r = {**ReleaseSettings().rules(), **(rules or {})}
-    ctype = constraints["constraint_type"].astype("object").fillna("other").astype(str).to_numpy()
-    width = _num(constraints, "width_m")
-    buf = _num(constraints, "buffer_m")
-    dist = np.zeros(len(constraints))
-    is_road = ctype == "road"
-    geoms = constraints.geometry.values
-    poly = np.isin(shapely.get_type_id(geoms), [3, 6])
-    dist[is_road] = np.where(np.isnan(width[is_road]), r["road_width_m"], width[is_road]) / 2.0
-    dist[is_road & poly] = np.nan_to_num(buf[is_road & poly])
-    for t, key in (("river", "river_setback_m"), ("green_corridor", "river_setback_m"),
-                   ("protected_building", "protection_buffer_m"), ("retained_building", "retained_buffer_m")):
-        m = ctype == t
-        dist[m] = np.where(np.isnan(buf[m]), r[key], buf[m])
-    other = ~np.isin(ctype, ["road", "river", "green_corridor", "protected_building", "retained_building"])
-    dist[other] = np.nan_to_num(buf[other])
-    bad = (dist == 0) & ~poly
-    if bad.any():
-        ids = (constraints["id"].astype(str).to_numpy() if "id" in constraints.columns else np.arange(len(constraints)).astype(str))[bad]
-        raise RenewgeoError(f"{layer!r}: {int(bad.sum())} line or point constraint(s) take no land (no width or buffer): "
-                            f"{', '.join(ids[:10])}; give width_m (roads) or buffer_m")
+    ctype, dist, _poly = _distances(constraints, r)
+    geoms = np.asarray(constraints.geometry.values, dtype=object)
     taken = np.where(dist > 0, shapely.buffer(geoms, dist), geoms)
     taken = shapely.make_valid(taken)
-    return gpd.GeoDataFrame({
-        "constraint_type": ctype,
-        "source_id": constraints["id"].astype(str).to_numpy() if "id" in constraints.columns else np.arange(len(constraints)).astype(str),
-        "buffer_m": dist,
-    }, geometry=taken, crs=constraints.crs)
+    mixed = np.flatnonzero(shapely.get_type_id(taken) == 7)  # a polygon with a line or point: keep the polygon
+    taken[mixed] = [_polygonal(x) for x in taken[mixed]]
+    return gpd.GeoDataFrame({"constraint_type": ctype, "source_id": _ids(constraints), "buffer_m": dist},
+                            geometry=taken, crs=constraints.crs)
 
 
-def overlaps(parcels: gpd.GeoDataFrame, *, id_column: str = "id", min_area_m2: float = 1.0) -> pd.DataFrame:
-    """Pairs of parcels that overlap, with the overlap area (m2): a data error to fix."""
-    g = parcels.geometry.values
-    a, b = parcels.sindex.query(g, predicate="intersects")
+def _overlap_pairs(g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs ``a < b`` of (valid) polygons whose interiors meet, with the polygon they share."""
+    tree = shapely.STRtree(g)
+    a, b = tree.query(g, predicate="intersects")
     keep = a < b
     a, b = a[keep], b[keep]
-    area = shapely.area(shapely.intersection(g[a], g[b]))
-    sel = area >= min_area_m2
-    ids = parcels[id_column].astype(str).to_numpy() if id_column in parcels.columns else np.arange(len(parcels)).astype(str)
-    return pd.DataFrame({"parcel_a": ids[a[sel]], "parcel_b": ids[b[sel]], "overlap_m2": area[sel]})
+    inner = shapely.relate_pattern(g[a], g[b], "T********")  # interiors meet: more than a shared edge
+    a, b = a[inner], b[inner]
+    shared = np.array([_polygonal(x) for x in shapely.intersection(g[a], g[b])], dtype=object)
+    pos = shapely.area(shared) > 0
+    return a[pos], b[pos], shared[pos]
+
+
+def _true_ratio(geoms: np.ndarray, crs: Any) -> np.ndarray:
+    """True (ellipsoidal) over planar area of each polygon, from :func:`renewgeo.units.true_area_m2`."""
+    planar = shapely.area(geoms)
+    true = true_area_m2(gpd.GeoSeries(geoms, crs=crs), layer="parcels").to_numpy()
+    return np.divide(true, planar, out=np.ones(len(geoms)), where=planar > 0)
+
+
+def _overlap_table(ids: np.ndarray, a: np.ndarray, b: np.ndarray, shared: np.ndarray, ratio: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"parcel_a": ids[a], "parcel_b": ids[b], "overlap_m2": shapely.area(shared) * ratio[a],
+                         "assigned_to": ids[a]})
+
+
+def overlaps(parcels: gpd.GeoDataFrame, *, id_column: str = "id", min_area_m2: float = 0.0) -> pd.DataFrame:
+    """Pairs of parcels that overlap, with the overlap's true area (m2) and who keeps it.
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        Valid polygons in a metric CRS.
+    id_column : str
+        Parcel id column (row numbers without one).
+    min_area_m2 : float
+        Leave out overlaps smaller than this (every overlap of positive area by default).
+
+    Returns
+    -------
+    DataFrame
+        ``parcel_a`` (the earlier of the two in the layer), ``parcel_b``, ``overlap_m2``
+        and ``assigned_to``: the parcel :func:`release` gives the shared land to with
+        ``parcel_overlap="first"`` (``parcel_a``; where three overlap, the first of all
+        keeps it).
+    """
+    require_metric(parcels, layer="parcels", what="parcel overlaps")
+    _check_geometries(parcels, layer="parcels", id_column=id_column, polygons=True)
+    g = np.asarray(parcels.geometry.values, dtype=object)
+    a, b, shared = _overlap_pairs(g)
+    t = _overlap_table(_ids(parcels, id_column), a, b, shared, _true_ratio(g, parcels.crs))
+    return t[t["overlap_m2"] >= min_area_m2].reset_index(drop=True)
 
 
 def release(
@@ -183,21 +340,22 @@ def release(
     id_column: str = "id",
     prepared: bool = False,
     rules: Mapping[str, float] | None = None,
+    parcel_overlap: str = "first",
 ) -> gpd.GeoDataFrame:
     """Releasable land of every parcel: gross minus constraints, fragments dropped.
 
     Parameters
     ----------
     parcels : GeoDataFrame
-        Parcels (``sites``) in a metric CRS; optional ``far_planned``, ``land_use``,
-        ``coverage_max``, ``height_limit_m``, ``release_year``, ``phase``.
+        Parcels (``sites``) in a metric CRS, valid polygons; optional ``far_planned``,
+        ``land_use``, ``coverage_max``, ``height_limit_m``, ``release_year``, ``phase``.
     constraints : GeoDataFrame
         Raw constraint features (see :func:`constraint_geometries`) or, with
         ``prepared=True``, its output.
     priority : sequence of str
         Order in which overlapping constraints claim land; types not listed come after.
     min_area_m2, min_width_m : float
-        Leftover pieces smaller or narrower than these are unusable.
+        Leftover pieces smaller (true m2) or narrower (m) than these are unusable.
     far_by_land_use : mapping, optional
         Planned FAR per ``land_use`` where a parcel has no ``far_planned``.
     floor_height_m : float
@@ -208,28 +366,59 @@ def release(
         ``constraints`` are already the output of :func:`constraint_geometries`.
     rules : mapping, optional
         Passed to :func:`constraint_geometries`.
+    parcel_overlap : {"first", "refuse"}
+        Land drawn in two parcels goes to the one that comes first in the layer
+        (``"first"``: the later one's ``overlap_m2``), or overlapping parcels are an
+        error (``"refuse"``). Either way no square metre is counted twice.
 
     Returns
     -------
     GeoDataFrame
-        One row per parcel, geometry = the releasable land: ``gross_area_m2``,
-        ``removed_<type>_m2`` per type, ``unusable_m2`` (fragments), ``net_area_m2`` /
-        ``_ha`` / ``_mu``, ``fragments_dropped``, ``far_used``, ``buildable_gfa_m2``
-        and ``gfa_limited_by``, with the parcel's own columns.
+        One row per parcel, geometry = the releasable land: ``drawn_area_m2`` (as
+        drawn), ``overlap_m2`` (drawn land an earlier parcel holds), ``gross_area_m2``
+        (the land the parcel holds), ``removed_<type>_m2`` per type, ``unusable_m2``
+        (fragments), ``net_area_m2`` / ``_ha`` / ``_mu``, ``fragments_dropped``,
+        ``far_used``, ``buildable_gfa_m2`` and ``gfa_limited_by``, with the parcel's own
+        columns. Areas are true (ellipsoidal) m2; ``gross = net + unusable + removed``
+        on every parcel.
+
+    Raises
+    ------
+    SchemaError
+        Missing, empty, non-polygon or invalid parcels (or invalid constraints), named by
+        id; overlapping parcels with ``parcel_overlap="refuse"``.
     """
     require_metric(parcels, layer="parcels", what="land release")
     if parcels.crs != constraints.crs:
         raise RenewgeoError(f"release: parcels are in {parcels.crs} but constraints in {constraints.crs}; load both through one project")
     if min_area_m2 < 0 or min_width_m < 0:
         raise RenewgeoError("min_area_m2 and min_width_m must be >= 0")
+    if parcel_overlap not in PARCEL_OVERLAP:
+        raise RenewgeoError(f"parcel_overlap={parcel_overlap!r}: use one of {list(PARCEL_OVERLAP)}")
+    _check_geometries(parcels, layer="parcels", id_column=id_column, polygons=True)
+    if prepared:
+        _check_geometries(constraints, layer="constraints", id_column="source_id", polygons=False)
     cons = constraints if prepared else constraint_geometries(constraints, rules=rules)
     types = list(dict.fromkeys([t for t in priority if t in set(cons["constraint_type"])] +
                                sorted(set(cons["constraint_type"]) - set(priority))))
-    pg = np.asarray(parcels.geometry.values, dtype=object)
+    drawn = np.asarray(parcels.geometry.values, dtype=object)
     n = len(parcels)
-    gross = shapely.area(pg)
+    ratio = _true_ratio(drawn, parcels.crs)
+    ids = _ids(parcels, id_column)
+    a, b, shared = _overlap_pairs(drawn)
+    if len(a) and parcel_overlap == "refuse":
+        t = _overlap_table(ids, a, b, shared, ratio)
+        raise SchemaError(f"'parcels': {len(t)} pair(s) of parcels overlap, {t['overlap_m2'].sum():,.1f} m2 in all: "
+                          f"{_listed([f'{p}/{q} ({m:,.1f} m2)' for p, q, m in t[['parcel_a', 'parcel_b', 'overlap_m2']].to_numpy()])}; "
+                          "fix the cadastre, or set [release] parcel_overlap = \"first\" to give shared land to the parcel "
+                          "that comes first in the layer")
+    pg = drawn.copy()
+    if len(a):
+        later, earlier = _grouped_union(b, drawn[a])
+        pg[later] = [_polygonal(x) for x in shapely.difference(drawn[later], earlier)]
+    gross_planar = shapely.area(pg)
     cg = np.asarray(cons.geometry.values, dtype=object)
-    ci, pi = parcels.sindex.query(cg, predicate="intersects")
+    ci, pi = shapely.STRtree(pg).query(cg, predicate="intersects")
     shapely.prepare(pg)
     ctype_all = cons["constraint_type"].to_numpy()
     # chunks of parcels on a thread pool: shapely's vectorised GEOS calls release the GIL
@@ -243,7 +432,7 @@ def release(
         lo, hi = bounds[j], bounds[j + 1]
         sl = slice(cut[j], cut[j + 1])
         removed_j, unus, drop, net_a, net_g = _release_chunk(
-            pg[lo:hi], pi_s[sl] - lo, cg[ci_s[sl]], ctype_all[ci_s[sl]], types, min_area_m2, min_width_m)
+            pg[lo:hi], ratio[lo:hi], pi_s[sl] - lo, cg[ci_s[sl]], ctype_all[ci_s[sl]], types, min_area_m2, min_width_m)
         return j, removed_j, unus, drop, net_a, net_g, np.arange(lo, hi)
 
     removed = {t: np.zeros(n) for t in types}
@@ -257,7 +446,10 @@ def release(
                 removed[t][rows] = removed_j[t]
             unusable[rows], dropped[rows], net_area[rows], net_final[rows] = unus, drop, net_a, net_g
     prev_area = np.sum([removed[t] for t in types], axis=0) if types else np.zeros(n)
+    gross = gross_planar * ratio
     out = parcels.drop(columns=parcels.geometry.name).copy()
+    out["drawn_area_m2"] = shapely.area(drawn) * ratio
+    out["overlap_m2"] = out["drawn_area_m2"].to_numpy() - gross
     out["gross_area_m2"] = gross
     for t in types:
         out[f"removed_{t}_m2"] = removed[t]
@@ -365,8 +557,12 @@ def _constraints(ctx: Context, s: ReleaseSettings) -> tuple[gpd.GeoDataFrame, li
     return raw, notes
 
 
-def _applied(parcels: gpd.GeoDataFrame, cons: gpd.GeoDataFrame, priority: Sequence[str]) -> gpd.GeoDataFrame:
-    """The land each constraint type takes within the parcels, once (priority order)."""
+def _applied(parcels: gpd.GeoDataFrame, cons: gpd.GeoDataFrame, priority: Sequence[str], net: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The land each constraint type takes within the parcels, once (priority order).
+
+    ``area_m2`` is the sum of the parcels' ``removed_<type>_m2`` in ``net`` (true areas,
+    each parcel's land counted once), so this table and the parcels' agree exactly.
+    """
     clip = shapely.union_all(parcels.geometry.values)
     applied = []
     taken = shapely.Polygon()
@@ -376,7 +572,9 @@ def _applied(parcels: gpd.GeoDataFrame, cons: gpd.GeoDataFrame, priority: Sequen
             continue
         geom = _polygonal(shapely.difference(shapely.intersection(shapely.union_all(sub.geometry.values), clip), taken))
         taken = shapely.union(taken, geom)
-        applied.append({"constraint_type": t, "features": len(sub), "area_m2": float(shapely.area(geom)), "geometry": geom})
+        col = f"removed_{t}_m2"
+        area_m2 = float(net[col].sum()) if col in net.columns else 0.0
+        applied.append({"constraint_type": t, "features": len(sub), "area_m2": area_m2, "geometry": geom})
     out = gpd.GeoDataFrame(applied, geometry="geometry", crs=parcels.crs) if applied else gpd.GeoDataFrame(
         {"constraint_type": [], "features": [], "area_m2": []}, geometry=[], crs=parcels.crs)
     out["area_mu"] = out["area_m2"] / M2_PER_MU
@@ -389,8 +587,11 @@ def compute(ctx: Context) -> Result:
     Layers ``net_release`` (the parcels' releasable land, with their columns and the
     measures of :func:`release`) and ``constraints_applied``; tables
     ``release_by_parcel``, ``release_by_year``, ``constraints_applied``,
-    ``parcel_overlaps`` (when parcels overlap) and ``inefficient_land`` (with
-    buildings). Settings: ``[release]``; storey height from ``[area]``.
+    ``parcel_overlaps`` (when parcels overlap: who keeps the shared land, by
+    ``[release] parcel_overlap``), ``constraints_left_out`` (features that take no
+    land, such as building footprints repair reduced to lines) and
+    ``inefficient_land`` (with buildings). Settings: ``[release]``; storey height from
+    ``[area]``.
 
     Examples
     --------
@@ -402,13 +603,21 @@ def compute(ctx: Context) -> Result:
     s = ctx.section(ReleaseSettings)
     parcels = ctx.layer("sites")
     raw, notes = _constraints(ctx, s)
+    left_out = no_land(raw, rules=s.rules()) if len(raw) else pd.DataFrame()
+    if len(left_out):
+        raw = raw.iloc[np.setdiff1d(np.arange(len(raw)), left_out["row"].to_numpy())]
+        for reason, grp in left_out.groupby("reason", sort=False):
+            notes.append(f"{len(grp)} constraint feature(s) left out, they take no land ({reason}): "
+                         f"{_listed(list(grp['id']))} (tables/constraints_left_out.csv)")
     cons = constraint_geometries(raw, rules=s.rules()) if len(raw) else gpd.GeoDataFrame(
         {"constraint_type": [], "source_id": [], "buffer_m": []}, geometry=[], crs=ctx.project.crs)
     net = release(parcels, cons, prepared=True, priority=s.constraint_priority, min_area_m2=s.min_fragment_m2,
                   min_width_m=s.min_width_m, far_by_land_use=s.far_by_land_use,
-                  floor_height_m=ctx.section(AreaSettings).floor_height_m)
-    applied = _applied(parcels, cons, s.constraint_priority)
+                  floor_height_m=ctx.section(AreaSettings).floor_height_m, parcel_overlap=s.parcel_overlap)
+    applied = _applied(parcels, cons, s.constraint_priority, net)
     res = Result(layers={"net_release": net, "constraints_applied": applied}, notes=notes)
+    if len(left_out):
+        res.tables["constraints_left_out"] = left_out.drop(columns="row").reset_index(drop=True)
     res.tables["release_by_parcel"] = pd.DataFrame(net.drop(columns=net.geometry.name))
     if "release_year" in net.columns:
         res.tables["release_by_year"] = release_by_year(net)
@@ -418,7 +627,9 @@ def compute(ctx: Context) -> Result:
     ov = overlaps(parcels)
     if len(ov):
         res.tables["parcel_overlaps"] = ov
-        res.notes.append(f"{len(ov)} pair(s) of parcels overlap (tables/parcel_overlaps.csv): their shared land is counted twice")
+        res.notes.append(f"{len(ov)} pair(s) of parcels overlap, {ov['overlap_m2'].sum():,.0f} m2 in all (tables/parcel_overlaps.csv): "
+                         "the shared land is counted once, for the parcel that comes first in the layer (see overlap_m2 in "
+                         "release_by_parcel); fix the cadastre, or set [release] parcel_overlap = \"refuse\" to stop on overlaps")
     res.tables["constraints_applied"] = pd.DataFrame(applied.drop(columns="geometry"))
     if ctx.has("buildings"):
         res.tables["inefficient_land"] = screen_inefficient(
@@ -471,9 +682,14 @@ def _grouped_union(keys: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _release_chunk(
-    pg: np.ndarray, pi: np.ndarray, cg: np.ndarray, ctype: np.ndarray, types: list[str], min_area_m2: float, min_width_m: float
+    pg: np.ndarray, ratio: np.ndarray, pi: np.ndarray, cg: np.ndarray, ctype: np.ndarray, types: list[str], min_area_m2: float,
+    min_width_m: float
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The geometry work of :func:`release` for one chunk of parcels (``pi`` indexes ``pg``)."""
+    """The geometry work of :func:`release` for one chunk of parcels (``pi`` indexes ``pg``).
+
+    Planar areas are made true by the parcel's own ``ratio`` (true / planar area), the
+    same factor for every piece of a parcel, so the pieces still add up to the parcel.
+    """
     n = len(pg)
     # clip each constraint to each parcel it touches; one wholly inside needs no clipping
     inside = shapely.contains_properly(pg[pi], cg)
@@ -494,7 +710,7 @@ def _release_chunk(
                 cumulative[old] = shapely.union(cumulative[old], add[~fresh])
             hit[idx] = True
         area_now = np.zeros(n)
-        area_now[hit] = shapely.area(cumulative[hit])
+        area_now[hit] = shapely.area(cumulative[hit]) * ratio[hit]
         removed[t] = np.maximum(area_now - prev_area, 0.0)
         prev_area = area_now
     net_geom = pg.copy()
@@ -502,12 +718,13 @@ def _release_chunk(
     # fragments: too small or too narrow (only pieces big enough need the width test)
     parts, owner = shapely.get_parts(net_geom, return_index=True)
     polys = shapely.get_type_id(parts) == 3
-    part_area = shapely.area(parts)
+    part_area = shapely.area(parts) * ratio[owner]
     small = part_area < min_area_m2
     narrow = np.zeros(len(parts), dtype=bool)
     if min_width_m > 0:
         test = ~small & polys
-        narrow[test] = shapely.is_empty(shapely.buffer(parts[test], -min_width_m / 2.0))
+        # a true width w is w / sqrt(ratio) in the plane of a conformal CRS
+        narrow[test] = shapely.is_empty(shapely.buffer(parts[test], -min_width_m / 2.0 / np.sqrt(ratio[owner[test]])))
     usable = polys & ~small & ~narrow
     unusable = np.bincount(owner, weights=np.where(usable, 0.0, part_area), minlength=n)
     dropped = np.bincount(owner, weights=(~usable).astype(float), minlength=n).astype(int)
@@ -544,7 +761,7 @@ register(Analysis(
                                             tooltip=("constraint_type", "area_mu"), order=16),
     },
     layer_kinds={"net_release": "sites"},
-    layer_columns={"net_release": ("gross_area_m2", "removed_*_m2", "removed_m2", "unusable_m2", "fragments_dropped", "net_area_m2",
+    layer_columns={"net_release": ("drawn_area_m2", "overlap_m2", "gross_area_m2", "removed_*_m2", "removed_m2", "unusable_m2", "fragments_dropped", "net_area_m2",
                                    "net_area_ha", "net_area_mu", "net_share_pct", "far_used", "buildable_gfa_m2", "gfa_limited_by")},
     input_styles={"sites": Presentation(("用地地块", "Land parcels"), Style("polygon", colour="#252525", outline="#252525", width=1.2,
                                                                          fill_opacity=0.0), tooltip=("id", "name", "land_use"), order=12)},

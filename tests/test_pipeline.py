@@ -208,12 +208,16 @@ def test_two_runs_into_one_folder_never_interleave(tmp_path):
 
 # ------------------------------------------------------------------------ results
 def test_registered_results_equal_an_independent_computation(tmp_path):
-    """Net release on Shibei: per parcel, gross = net + unusable + removed, and the sums by year match plain pandas."""
+    """Net release on Shibei: per parcel, gross = net + unusable + removed = the true area (pyproj.Geod), sums by year match pandas."""
+    from tests.test_land_release import geodesic_m2
+
     p = rg.load_project(SHIBEI)
     run = rg.run_analyses(p, ["release"], progress=False)
     net = run.layers["net_release"]
     removed = net.filter(regex=r"^removed_.+_m2$").sum(axis=1)
-    assert np.allclose(net["net_area_m2"] + net["unusable_m2"] + removed, shapely.area(p["parcels"].geometry.values), rtol=1e-9)
+    assert np.allclose(net["net_area_m2"] + net["unusable_m2"] + removed, net["gross_area_m2"], rtol=1e-12)
+    assert (net["overlap_m2"] == 0).all()  # the sample's parcels do not overlap: gross is the drawn parcel
+    assert np.allclose(net["gross_area_m2"], geodesic_m2(p["parcels"].geometry.values, p.crs), rtol=1e-6)
     by = net.groupby("release_year")["net_area_m2"].sum() / (10000 / 15)
     assert np.allclose(run.tables["release_by_year"]["net_area_mu"].to_numpy(), by.to_numpy(), rtol=1e-12)
     assert set(run.skipped) == {"raster"}
