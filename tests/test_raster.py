@@ -104,6 +104,168 @@ def test_slope_constraint_polygons():
     assert c.total_bounds[0] >= X0 + 90  # only the east half
 
 
+def _horn_numpy(z, dx, dy):
+    """An independent, whole-array Horn (gdaldem's formulas, written out cell by cell): slope % and aspect."""
+    h, w = z.shape
+    pct = np.full((h, w), np.nan)
+    asp = np.full((h, w), np.nan)
+    for r in range(1, h - 1):
+        for c in range(1, w - 1):
+            win = z[r - 1:r + 2, c - 1:c + 2]
+            if np.isnan(win).any():
+                continue
+            (a, b, cc), (d, _, f), (g, hh, i) = win
+            ex = ((cc + 2 * f + i) - (a + 2 * d + g)) / (8 * dx)  # rise to the east
+            sy = ((g + 2 * hh + i) - (a + 2 * b + cc)) / (8 * dy)  # rise to the south
+            pct[r, c] = 100 * np.hypot(ex, sy)
+            # downhill: east component -ex, north component +sy; bearing clockwise from north
+            asp[r, c] = np.degrees(np.arctan2(-ex, sy)) % 360 if (ex or sy) else -1
+    return pct, asp
+
+
+@pytest.mark.parametrize(("falls_to", "east_per_m", "north_per_m", "expected"), [
+    ("north", 0.0, -0.1, 0.0), ("east", -0.1, 0.0, 90.0), ("south", 0.0, 0.1, 180.0), ("west", 0.1, 0.0, 270.0),
+    ("south-east", -0.1, 0.1, 135.0), ("north-west", 0.05, -0.05, 315.0),
+])
+def test_aspect_faces_downhill_every_way(falls_to, east_per_m, north_per_m, expected):
+    """Aspect is the compass direction a plane falls to (renewgeo used to mirror it north-south)."""
+    y, x = np.mgrid[0:9, 0:9] * 10.0  # rows run south: y grows southwards
+    z = east_per_m * x - north_per_m * y
+    _, pct, asp = R.slope_aspect(grid(z))
+    assert asp.values[4, 4] == pytest.approx(expected, abs=1e-4), falls_to
+    assert pct.values[4, 4] == pytest.approx(100 * np.hypot(east_per_m, north_per_m), abs=1e-4)
+    # the same plane stored south-up (rows run north) faces the same way
+    up = R.Grid(z[::-1].copy(), Affine(10, 0, X0, 0, 10, Y0), CRS.from_epsg(32651), None)
+    assert R.slope_aspect(up)[2].values[4, 4] == pytest.approx(expected, abs=1e-4)
+
+
+def test_aspect_on_non_square_pixels():
+    """10 m x 25 m pixels: a plane falling 1 m per 10 m east and 1 m per 10 m south faces 135 degrees."""
+    y, x = np.mgrid[0:7, 0:7].astype(float)
+    z = -0.1 * (x * 10) - 0.1 * (y * 25)  # metres: falls east and south equally
+    g = R.Grid(z, Affine(10, 0, X0, 0, -25, Y0), CRS.from_epsg(32651), None)
+    _, pct, asp = R.slope_aspect(g)
+    ref_pct, ref_asp = _horn_numpy(z, 10.0, 25.0)
+    assert asp.values[3, 3] == pytest.approx(135.0, abs=1e-4) and ref_asp[3, 3] == pytest.approx(135.0)
+    assert pct.values[3, 3] == pytest.approx(ref_pct[3, 3], rel=1e-6)
+
+
+def test_void_cells_and_their_window_are_nodata(tmp_path):
+    """An SRTM void inside valid cells gets no slope, nor do the cells whose 3x3 window holds it (as gdaldem)."""
+    z = np.full((7, 7), 100, dtype=np.int16)
+    z[:, 4:] = 120  # a step, so the cells next to the void would have a slope
+    z[3, 3] = -32768
+    g = grid(z, nodata=-32768)
+    slope, pct, asp = R.slope_aspect(g)
+    expected = np.ones((7, 7), dtype=bool)
+    expected[1:-1, 1:-1] = False
+    expected[2:5, 2:5] = True  # the void and its 8 neighbours
+    for out in (slope, pct, asp):
+        assert np.array_equal(out.values == -9999, expected)
+    assert slope.values[3, 3] == -9999  # was 45.0 with Horn's window, which skips the centre
+    if shutil.which("gdaldem"):
+        src, ref = _tif(g, tmp_path / "void.tif"), tmp_path / "gslope.tif"
+        subprocess.run(["gdaldem", "slope", "-q", "-p", str(src), str(ref)], check=True)
+        with rasterio.open(ref) as r:
+            gd = r.read(1)
+            assert np.array_equal(gd == r.nodata, expected)
+            assert np.allclose(gd[~expected], pct.values[~expected], atol=1e-3)
+
+
+def _bumpy_dem(h=23, w=31, seed=1):
+    rng = np.random.default_rng(seed)
+    z = (rng.uniform(0, 50, (h, w)) + np.add.outer(np.arange(h) * 3.0, np.arange(w) * 2.0)).astype(np.int16)
+    z[rng.integers(0, h, 8), rng.integers(0, w, 8)] = -32768  # voids, some on block borders
+    return z
+
+
+@pytest.mark.parametrize("crs", [32651, 4326])
+def test_blocks_give_the_whole_array_result_exactly(crs, tmp_path):
+    """Slope and NDVI computed in 5 x 7 ... blocks (1-cell overlap) equal the one-block result, bit for bit."""
+    z = _bumpy_dem()
+    res = 10.0 if crs == 32651 else 0.000833
+    g = R.Grid(z, Affine(res, 0, 1.5 if crs == 4326 else X0, 0, -res, 42.6 if crs == 4326 else Y0), CRS.from_epsg(crs), -32768)
+    whole = R.slope_aspect(g, block_size=10_000)
+    for bs in (5, 7, 16):
+        for a, b in zip(whole, R.slope_aspect(g, block_size=bs), strict=True):
+            assert np.array_equal(a.values, b.values), bs
+    # an independent whole-array Horn in numpy, on a projected grid
+    if crs == 32651:
+        ref_pct, ref_asp = _horn_numpy(np.where(z == -32768, np.nan, z.astype(float)), 10.0, 10.0)
+        assert np.array_equal(np.isnan(ref_pct), whole[1].values == -9999)
+        ok = ~np.isnan(ref_pct)
+        assert np.allclose(whole[1].values[ok], ref_pct[ok], rtol=1e-6)
+        d = np.abs(whole[2].values[ok] - ref_asp[ok]) % 360
+        assert np.minimum(d, 360 - d).max() < 1e-3
+    # written block by block from a file: the same values
+    src = _tif(g, tmp_path / "dem.tif")
+    for what, k in (("slope_deg", 0), ("slope_pct", 1), ("aspect_deg", 2)):
+        out = R.slope_to_file(src, tmp_path / f"{what}.tif", what=what, block_size=6, cog=what == "slope_pct")
+        with rasterio.open(out) as f:
+            assert f.nodata == -9999 and f.transform.almost_equals(g.transform) and f.profile["tiled"]
+            assert np.array_equal(f.read(1), whole[k].values)
+    # NDVI by blocks
+    red = R.Grid((z % 97 + 1).astype(np.int16), g.transform, g.crs, None)
+    nir = R.Grid((z % 89).astype(np.int16), g.transform, g.crs, 0)
+    one = R.ndvi(red, nir, block_size=10_000)
+    assert np.array_equal(one.values, R.ndvi(red, nir, block_size=4).values)
+    rv, nv = red.values.astype(float), nir.values.astype(float)
+    ok = (nv != 0) & (rv + nv != 0)
+    assert np.allclose(one.values[ok], ((nv - rv) / (nv + rv))[ok]) and (one.values[~ok] == -9999).all()
+    nf = R.ndvi_to_file(_tif(red, tmp_path / "red.tif"), _tif(nir, tmp_path / "nir.tif"), tmp_path / "ndvi.tif", block_size=5)
+    with rasterio.open(nf) as f:
+        assert np.array_equal(f.read(1), one.values)
+
+
+def test_large_rasters_refused_with_size_and_fix_or_done_by_blocks(tmp_path):
+    """Too large for memory: a RenewgeoError naming the size and the fix; slope_to_file keeps memory bounded."""
+    import tracemalloc
+
+    h = w = 1500
+    z = np.add.outer(np.arange(h, dtype=np.int16), np.arange(w, dtype=np.int16) // 2).astype(np.int16)
+    g = grid(z, nodata=-32768)
+    path = _tif(g, tmp_path / "big.tif")
+    with pytest.raises(rg.RenewgeoError, match=r"1,500 x 1,500 = 2,250,000 cells is too large .*max_cells=1,000,000.*slope_to_file"):
+        R.slope_aspect(path, max_cells=1_000_000)
+    with pytest.raises(rg.RenewgeoError, match=r"2,250,000 cells .*ndvi_to_file"):
+        R.ndvi(path, path, max_cells=1_000_000)
+    tracemalloc.start()
+    try:
+        R.slope_to_file(path, tmp_path / "slope.tif", block_size=128, cog=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, peak  # one float64 copy of the DEM alone would be 18 MB
+    with rasterio.open(tmp_path / "slope.tif") as f:
+        got = f.read(1, window=rasterio.windows.Window(10, 10, 5, 5))
+    # rises 1 m per 10 m south and 0.5 m per 10 m east (in whole metres): 5 .. 11.2 %
+    assert ((got > 4) & (got < 12)).all()
+
+
+def test_bounds_read_only_the_part_needed(tmp_path):
+    z = _bumpy_dem(40, 50)
+    g = grid(z, nodata=-32768)
+    path = _tif(g, tmp_path / "dem.tif")
+    whole = R.slope_aspect(path)[1]
+    part = R.slope_aspect(path, bounds=(X0 + 100, Y0 + 150, X0 + 200, Y0 + 250))
+    pv = part[1].values
+    assert pv.shape == (14, 14)  # 10 x 10 cells plus 2 all round
+    c0, r0 = (round(v) for v in ~whole.transform @ (part[1].transform.c, part[1].transform.f))
+    assert (r0, c0) == (13, 8)
+    assert np.array_equal(pv[1:-1, 1:-1], whole.values[r0 + 1:r0 + 13, c0 + 1:c0 + 13])
+    # the same in another CRS (geographic bounds)
+    wgs = gpd.GeoSeries([shapely.box(X0 + 100, Y0 + 150, X0 + 200, Y0 + 250)], crs=32651).to_crs(4326).total_bounds
+    assert R.slope_aspect(path, bounds=wgs, bounds_crs=4326)[1].values.shape[0] >= 14
+    with pytest.raises(rg.RenewgeoError, match="does not cover the bounds"):
+        R.slope_aspect(path, bounds=(0, 0, 10, 10))
+    # zonal statistics of a file read only the window under the zones; the same figures as the whole grid
+    z_ = zones((100, 150, 200, 250), (5, 5, 95, 35))
+    assert R.zonal_stats(path, z_, stats=("mean", "max")).equals(R.zonal_stats(R.read_grid(path), z_, stats=("mean", "max")))
+    R.zonal_stats(path, zones((100, 150, 120, 170)), max_cells=100)  # a 6 x 6 window
+    with pytest.raises(rg.RenewgeoError, match="too large"):
+        R.zonal_stats(path, z_, max_cells=100)
+
+
 DEM = "/vsizip/{}/N42E001.hgt"
 
 
@@ -133,6 +295,50 @@ def test_andorra_slope_against_gdaldem(shared_data, tmp_path):
     ok = (ref != ref_nod) & (onto != -9999)
     assert ok.sum() > 1_000_000
     assert np.abs(ref[ok] - onto[ok]).mean() < 0.5
+
+
+def _circular_diff_deg(a, b):
+    d = np.abs(a - b) % 360
+    return np.minimum(d, 360 - d)
+
+
+@pytest.mark.realdata
+def test_andorra_aspect_against_gdaldem(shared_data, tmp_path):
+    """Aspect equals gdaldem's on the same metric grid; on the geographic DEM it agrees up to resampling."""
+    if shutil.which("gdaldem") is None or shutil.which("gdalwarp") is None:
+        from tests.conftest import _missing
+
+        _missing("GDAL command-line tools (gdal-bin) are not installed")
+    dem = DEM.format(shared_data / "raster" / "srtm3_N42E001_andorra.hgt.zip")
+    warped, gasp, gslope = tmp_path / "warp.tif", tmp_path / "gasp.tif", tmp_path / "gslope.tif"
+    # square 75 m pixels: gdaldem (3.6) computes aspect from raw cell differences, right only for square pixels
+    subprocess.run(["gdalwarp", "-q", "-t_srs", "EPSG:32631", "-tr", "75", "75", "-r", "bilinear", "-dstnodata", "-32768",
+                    dem, str(warped)], check=True)
+    subprocess.run(["gdaldem", "aspect", "-q", str(warped), str(gasp)], check=True)
+    subprocess.run(["gdaldem", "slope", "-q", str(warped), str(gslope)], check=True)
+    with rasterio.open(gasp) as g, rasterio.open(gslope) as s:
+        ref, ref_nod, tf, crs, gs = g.read(1), g.nodata, g.transform, g.crs, s.read(1)
+    _, _, same = R.slope_aspect(warped)
+    ok = (ref != ref_nod) & (same.values >= 0)
+    assert ok.sum() > 1_500_000
+    d = _circular_diff_deg(ref[ok], same.values[ok])
+    assert d.max() < 1e-3  # measured: max 3e-5, mean 3e-6 degrees
+    # gdaldem's nodata is renewgeo's nodata plus the flat cells (gdaldem: nodata; renewgeo: -1)
+    assert np.array_equal(ref == ref_nod, (same.values == -9999) | (same.values == -1))
+    assert (np.abs((180 - ref[ok]) % 360 - same.values[ok]) > 1).mean() > 0.9  # the old, mirrored aspect would fail
+    # the geographic DEM (true north), its sin and cos resampled onto the metric grid, on slopes above 15 degrees
+    _, _, geo = R.slope_aspect(dem)
+    sc = []
+    for f in (np.sin, np.cos):
+        v = np.where(geo.values >= 0, f(np.radians(geo.values)), np.nan).astype(np.float32)
+        o = np.full(ref.shape, np.nan, dtype=np.float32)
+        reproject(v, o, src_transform=geo.transform, src_crs=geo.crs, src_nodata=np.nan, dst_transform=tf, dst_crs=crs,
+                  dst_nodata=np.nan, resampling=Resampling.bilinear)
+        sc.append(o)
+    onto = np.degrees(np.arctan2(*sc)) % 360
+    ok = (ref != ref_nod) & np.isfinite(onto) & (gs > 15)
+    d = _circular_diff_deg(ref[ok], onto[ok])
+    assert ok.sum() > 900_000 and np.median(d) < 2 and d.mean() < 3  # measured: median 1.3, mean 1.8 (grid north is ~1 degree off true north here)
 
 
 @pytest.mark.realdata
@@ -269,6 +475,11 @@ steep_slope_pct = 40
     slope = result.tables["slope_by_site"]
     assert len(slope) == len(parcels) and slope["slope_pct_mean"].between(1, 150).all()
     assert (tmp_path / "out" / "rasters" / "slope_pct.tif").exists()
+    # only the part of the 1201 x 1201 DEM under the project's layers (plus 2 cells) is read and written
+    with rasterio.open(tmp_path / "out" / "rasters" / "slope_pct.tif") as f:
+        assert f.width < 100 and f.height < 100
+        x0, y0, x1, y1 = gpd.GeoSeries([shapely.box(*f.bounds)], crs=f.crs).to_crs(4326).total_bounds
+        assert x0 < 1.50 and y0 < 42.50 and x1 > 1.56 and y1 > 42.54
     r = run("raster", str(tmp_path), "--out", str(tmp_path / "cli"))
     assert r.returncode == 0, r.stderr
     assert "slope_by_site" in r.stdout and (tmp_path / "cli" / "rasters" / "slope_pct.tif").exists()
@@ -286,4 +497,11 @@ steep_slope_pct = 40
     with pytest.warns(FutureWarning, match=r"\[thresholds\] max_slope_pct is deprecated; write it as \[raster\] steep_slope_pct and \[release\] max_slope_pct"):
         old = rg.load_project(legacy)
     assert old.settings.release.max_slope_pct == 40 and old.settings.raster.steep_slope_pct == 40
-    assert [w.code for w in old.report.warnings] == ["deprecated_setting"]
+    codes = [w.code for w in old.report.warnings]
+    assert codes.count("deprecated_setting") == 1 and set(codes) == {"deprecated_setting", "outside_project"}
+    # each file the project reads from outside its folder is named once, and nothing else is called outside
+    outside = {w.layer: w.message for w in old.report.warnings if w.code == "outside_project"}
+    assert set(outside) == {"dem", "parcels", "constraints"}
+    assert str(shared_data / "raster" / "srtm3_N42E001_andorra.hgt.zip") in outside["dem"]
+    assert all(str(tmp_path / "andorra.gpkg") in outside[k] for k in ("parcels", "constraints"))
+    assert all("outside the project folder" in m for m in outside.values())
