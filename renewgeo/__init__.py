@@ -27,8 +27,9 @@ from renewgeo._validate import Problem, ValidationReport
 from renewgeo._version import __version__
 from renewgeo.analysis import REGISTRY as ANALYSES
 from renewgeo.analysis import Result, RunResult
-from renewgeo.pipeline import run_analyses, run_project, write_run
+from renewgeo.pipeline import run_analyses, run_project, scorecard, write_run
 from renewgeo.project import Project, Target, load_project, validate_project
+from renewgeo.scorecard import ScorecardResult
 from renewgeo.settings import Settings
 from renewgeo.webmap import meeting_map
 
@@ -44,6 +45,7 @@ __all__ = [
     "Result",
     "RunResult",
     "SchemaError",
+    "ScorecardResult",
     "Settings",
     "Target",
     "ValidationError",
@@ -60,6 +62,7 @@ __all__ = [
     "run_analyses",
     "run_project",
     "schemas",
+    "scorecard",
     "settings",
     "validate_project",
     "webmap",

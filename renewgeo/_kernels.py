@@ -155,6 +155,9 @@ def _accumulate_into(indptr, indices, weights, seeds, thresholds, betas, count, 
             dist[v] = np.inf
 
 
+_TASKS_PER_THREAD = 4  # enough tasks that unequal groups still share the threads evenly
+
+
 def accumulate(indptr, indices, weights, sources, source_group, n_groups, thresholds, betas):  # type: ignore[no-untyped-def]
     """Amenity-centred bounded searches: counts and decay-weighted sums at every node.
 
@@ -162,40 +165,54 @@ def accumulate(indptr, indices, weights, sources, source_group, n_groups, thresh
     adds, at each node it reaches within threshold ``t``: 1 to ``count[g, t]``,
     ``exp(-beta_t * d)`` to ``gravity[g, t]`` and ``1 - d / t`` to ``linear[g, t]``.
     These are sums over sources, so parts of the sources can be searched apart and
-    their results added: each group's sources are split into one part per numba thread
-    (parallel however unequal the groups are). Returns ``(n_groups, thresholds, n)``
-    arrays: count int32, gravity and linear float32.
+    their results added. The work is cut into tasks of about equal numbers of sources
+    (a group's sources in as many tasks as its share of all sources asks for, at least
+    one; about four tasks per numba thread) that run in one parallel section; the first
+    task of a group adds straight into the result, the others into their own arrays,
+    summed after. Returns ``(n_groups, thresholds, n)`` arrays: count int32, gravity and
+    linear float32.
     """
-    return _accumulate(indptr, indices, weights, sources, source_group, n_groups, thresholds, betas, get_num_threads())
+    sources = np.asarray(sources, dtype=np.int64)
+    source_group = np.asarray(source_group, dtype=np.int64)
+    order = np.argsort(source_group, kind="stable")
+    seeds, grp = sources[order], source_group[order]
+    sizes = np.bincount(grp, minlength=n_groups)[:n_groups] if len(grp) else np.zeros(n_groups, dtype=np.int64)
+    start = np.concatenate([[0], np.cumsum(sizes)])
+    want = _TASKS_PER_THREAD * get_num_threads()
+    k = np.where(sizes > 0, np.minimum(sizes, np.maximum(1, np.ceil(want * sizes / max(len(seeds), 1)).astype(np.int64))), 0)
+    t_group = np.repeat(np.arange(n_groups), k)
+    t_part = np.concatenate([np.arange(x) for x in k]) if k.sum() else np.zeros(0, dtype=np.int64)
+    t_lo = start[t_group] + t_part * sizes[t_group] // k[t_group]
+    t_hi = start[t_group] + (t_part + 1) * sizes[t_group] // k[t_group]
+    t_slot = np.where(t_part == 0, -1, np.cumsum(t_part > 0) - 1)
+    slot_group = t_group[t_part > 0]
+    return _accumulate(indptr, indices, weights, seeds, t_group, t_lo, t_hi, t_slot, slot_group, n_groups, thresholds, betas)
 
 
 @njit(cache=True, parallel=True)
-def _accumulate(indptr, indices, weights, sources, source_group, n_groups, thresholds, betas, parts):  # type: ignore[no-untyped-def]
-    """:func:`accumulate` with each group's sources in ``parts`` parts: the first adds straight into the result, the others into their own arrays, summed after."""
+def _accumulate(indptr, indices, weights, seeds, t_group, t_lo, t_hi, t_slot, slot_group, n_groups, thresholds, betas):  # type: ignore[no-untyped-def]
+    """:func:`accumulate`'s tasks in one parallel section, then the extra arrays added into their groups."""
     n = indptr.shape[0] - 1
     nt_ = thresholds.shape[0]
+    n_extra = slot_group.shape[0]
     count = np.zeros((n_groups, nt_, n), dtype=np.int32)
     gravity = np.zeros((n_groups, nt_, n), dtype=np.float32)
     linear = np.zeros((n_groups, nt_, n), dtype=np.float32)
-    for g in range(n_groups):
-        seeds = sources[source_group == g]
-        m = seeds.shape[0]
-        k = min(parts, m)
-        if k == 0:
-            continue
-        extra_c = np.zeros((k - 1, nt_, n), dtype=np.int32)
-        extra_g = np.zeros((k - 1, nt_, n), dtype=np.float32)
-        extra_l = np.zeros((k - 1, nt_, n), dtype=np.float32)
-        for c in prange(k):
-            part = seeds[c * m // k: (c + 1) * m // k]
-            if c == 0:
-                _accumulate_into(indptr, indices, weights, part, thresholds, betas, count[g], gravity[g], linear[g])
-            else:
-                _accumulate_into(indptr, indices, weights, part, thresholds, betas, extra_c[c - 1], extra_g[c - 1], extra_l[c - 1])
-        for v in prange(n):
-            for c in range(k - 1):
-                for t in range(nt_):
-                    count[g, t, v] += extra_c[c, t, v]
-                    gravity[g, t, v] += extra_g[c, t, v]
-                    linear[g, t, v] += extra_l[c, t, v]
+    extra_c = np.zeros((n_extra, nt_, n), dtype=np.int32)
+    extra_g = np.zeros((n_extra, nt_, n), dtype=np.float32)
+    extra_l = np.zeros((n_extra, nt_, n), dtype=np.float32)
+    for i in prange(t_group.shape[0]):
+        g, s = t_group[i], t_slot[i]
+        part = seeds[t_lo[i]:t_hi[i]]
+        if s < 0:
+            _accumulate_into(indptr, indices, weights, part, thresholds, betas, count[g], gravity[g], linear[g])
+        else:
+            _accumulate_into(indptr, indices, weights, part, thresholds, betas, extra_c[s], extra_g[s], extra_l[s])
+    for v in prange(n):
+        for s in range(n_extra):
+            g = slot_group[s]
+            for t in range(nt_):
+                count[g, t, v] += extra_c[s, t, v]
+                gravity[g, t, v] += extra_g[s, t, v]
+                linear[g, t, v] += extra_l[s, t, v]
     return count, gravity, linear

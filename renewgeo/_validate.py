@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -22,7 +23,26 @@ import shapely
 from renewgeo.schemas import Column, LayerKind
 from renewgeo.styles import VALUE_LABELS
 
-__all__ = ["Problem", "ValidationReport", "validate_layer"]
+__all__ = ["Problem", "ValidationReport", "validate_layer", "visible_text"]
+
+# C0 and C1 control characters but tab and newline, and the bidirectional controls that reorder what a terminal shows
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible_text(text: object) -> str:
+    r"""``text`` safe to print on a terminal: control characters shown as ``\xNN`` / ``\uNNNN`` escapes.
+
+    Names, notes, reports and file lists come from project folders that anyone may
+    have made; an escape sequence in them (``\x1b]0;...``) would otherwise retitle,
+    recolour or rewrite the user's terminal.
+
+    Examples
+    --------
+    >>> visible_text("x\x1b]0;PWNED\x07 ok\n\tnext")
+    'x\\x1b]0;PWNED\\x07 ok\n\tnext'
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", str(text))
+
 
 Severity = Literal["error", "warning"]
 

@@ -6,6 +6,7 @@ Commands
 ``renewgeo run PROJECT``          run every analysis and write results, tables, rasters and the map
 ``renewgeo <analysis> PROJECT``   one analysis and what it needs (one command per registered
                                   analysis: ``raster``, ``area``, ``release``, ``walk``, ``targets``)
+``renewgeo compare P1 P2 ...``    the scorecards of several projects side by side
 ``renewgeo validate PROJECT``     print the validation report (exit 2 on errors)
 ``renewgeo settings [PROJECT]``   every setting with its value, default and meaning
 ``renewgeo info FILE``            layers, CRS, counts, bounds and columns of a file
@@ -35,15 +36,30 @@ from renewgeo import datasets
 from renewgeo import io as rio
 from renewgeo._config import options
 from renewgeo._errors import CRSError, ProjectFileError, ReadError, RenewgeoError, ValidationError, WriteError
+from renewgeo._validate import visible_text as _visible
 from renewgeo._version import __version__
 from renewgeo.analysis import REGISTRY, Analysis
-from renewgeo.pipeline import run_project, safe_name
+from renewgeo.pipeline import compare_projects, run_project, safe_name
 from renewgeo.project import Project, load_project, validate_project
+from renewgeo.scorecard import STAGE_IDS
 from renewgeo.settings import SECTIONS, Settings, describe, toml_value
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+# ------------------------------------------------------------------------- printing
+def _echo(*parts: object, file: Any = None, sep: str = " ") -> None:
+    """``print`` for everything the command line shows: every string goes through :func:`_visible`."""
+    print(_visible(sep.join(str(p) for p in parts)), file=file if file is not None else sys.stdout)
+
+
+class _VisibleFormatter(logging.Formatter):
+    """Log lines with control characters escaped (messages repeat names from project folders)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _visible(super().format(record))
 
 
 # ------------------------------------------------------------------------- options
@@ -81,7 +97,7 @@ def _flags_of(args: argparse.Namespace) -> dict[str, str]:
 def _load(args: argparse.Namespace, path: Path) -> Project:
     project = load_project(path, repair=args.repair, overrides=_overrides(args))
     if project.report.warnings and not args.quiet:
-        print(project.report.format(severity="warning"), file=sys.stderr)
+        _echo(project.report.format(severity="warning"), file=sys.stderr)
     return project
 
 
@@ -92,7 +108,7 @@ def _out(args: argparse.Namespace, project: Project) -> Path:
 def _say(args: argparse.Namespace) -> Any:
     def say(message: str) -> None:
         if not args.quiet:
-            print(f"renewgeo: {message}", file=sys.stderr)
+            _echo(f"renewgeo: {message}", file=sys.stderr)
     return say
 
 
@@ -109,16 +125,16 @@ def _maps_dir(args: argparse.Namespace) -> Path | None:
 
 
 def _print_files(project_name: str, files: dict[str, Path]) -> None:
-    print(f"renewgeo: {project_name} done")
+    _echo(f"renewgeo: {project_name} done")
     for key, path in files.items():
-        print(f"  {key:<24} {path}")
+        _echo(f"  {key:<24} {path}")
 
 
 def _print_notes(notes: list[str]) -> None:
     if notes:
-        print("notes:")
+        _echo("notes:")
         for n in notes:
-            print(f"  - {n}")
+            _echo(f"  - {n}")
 
 
 # ------------------------------------------------------------------------- commands
@@ -135,7 +151,7 @@ def _cmd_analysis(args: argparse.Namespace, analysis: Analysis) -> int:
     project = _load(args, Path(args.project))
     why = analysis.applies(project)
     if why:
-        print(f"renewgeo: {analysis.name} does not apply to project {project.name!r}: {why}", file=sys.stderr)
+        _echo(f"renewgeo: {analysis.name} does not apply to project {project.name!r}: {why}", file=sys.stderr)
         return EXIT_INVALID
     asked = [analysis.name, *analysis.includes]
     run = run_project(project, _out(args, project), analyses=asked, keep_other_analyses=True, maps_dir=_maps_dir(args),
@@ -143,16 +159,27 @@ def _cmd_analysis(args: argparse.Namespace, analysis: Analysis) -> int:
     for name in asked:
         a = REGISTRY[name]
         if name in run.results and a.report is not None:
-            print(f"{project.title}: {name}")
-            print(a.report(run.results[name]))
+            _echo(f"{project.title}: {name}")
+            _echo(a.report(run.results[name]))
     _print_notes(run.notes)
     _print_files(project.name, run.files)
     return EXIT_OK
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    projects = [_load(args, Path(p)) for p in args.projects]
+    out = Path(args.out) if args.out else Path("renewgeo-output") / "compare"
+    _values, stages, files = compare_projects(projects, out, stage=args.stage, wait_s=args.wait, progress=not args.quiet)
+    _echo("approval stages (pass / fail) by project:")
+    with pd.option_context("display.width", 220, "display.max_columns", 50):
+        _echo(stages.to_string(index=False))
+    _print_files("compare", files)
+    return EXIT_OK
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     report = validate_project(args.project, repair=args.repair, overrides=_overrides(args))
-    print(report.format())
+    _echo(report.format())
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
@@ -161,12 +188,12 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     table = describe(settings)
     with pd.option_context("display.max_colwidth", 70, "display.width", 220, "display.max_rows", 500):
         for name, rows in table.groupby("section", sort=False):
-            print(f"[{name}]    # {SECTIONS[str(name)].title}")
+            _echo(f"[{name}]    # {SECTIONS[str(name)].title}")
             for r in rows.to_dict("records"):
                 mark = "*" if r["changed"] else " "
                 was = f"; was {r['replaces']}" if r["replaces"] else ""
                 default = f" (default {toml_value(r['default'])})" if r["changed"] else ""
-                print(f" {mark} {r['key']} = {toml_value(r['value'])}    # {r['doc']}{default}{was}")
+                _echo(f" {mark} {r['key']} = {toml_value(r['value'])}    # {r['doc']}{default}{was}")
     return EXIT_OK
 
 
@@ -175,9 +202,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         for row in table.to_dict("records"):
             n = int(row["features"])
-            print(f"layer {row['layer']}: {row['geometry_type']}, {n:,} {'feature' if n == 1 else 'features'}, CRS {row['crs'] or '-'}")
-            print(f"  bounds  {row['bounds']}")
-            print(f"  columns {row['columns']}")
+            _echo(f"layer {row['layer']}: {row['geometry_type']}, {n:,} {'feature' if n == 1 else 'features'}, CRS {row['crs'] or '-'}")
+            _echo(f"  bounds  {row['bounds']}")
+            _echo(f"  columns {row['columns']}")
     return EXIT_OK
 
 
@@ -217,6 +244,10 @@ def _parser() -> argparse.ArgumentParser:
         for flag, key in a.cli_flags.items():
             tp, help_ = _flag_help(key)
             sp.add_argument(f"--{flag}", type=tp, default=None, help=help_)
+    c = sub.add_parser("compare", help="the scorecards of several projects side by side (tables/compare.csv)")
+    c.add_argument("projects", nargs="+", metavar="PROJECT", help="two or more project folders")
+    c.add_argument("--stage", choices=STAGE_IDS, default=None, help="also compare each indicator's status at this approval stage")
+    _common(c)
     v = sub.add_parser("validate", help="validate a project; exit 2 on errors")
     v.add_argument("project")
     _common(v, writes=False)
@@ -235,6 +266,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_run(args, Path(args.project))
     if args.command in REGISTRY:
         return _cmd_analysis(args, REGISTRY[args.command])
+    if args.command == "compare":
+        return _cmd_compare(args)
     if args.command == "validate":
         return _cmd_validate(args)
     if args.command == "settings":
@@ -247,7 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     quiet = getattr(args, "quiet", False)
     level = logging.INFO if args.verbose else logging.ERROR if quiet else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_VisibleFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     if not args.verbose:  # the commands print the validation report themselves
         logging.getLogger("renewgeo.project").setLevel(logging.ERROR)
     if quiet:
@@ -257,27 +292,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("ignore", FutureWarning)  # deprecations are in the validation report the command prints
             return _dispatch(args)
     except ValidationError as exc:
-        print(f"renewgeo: the project has errors\n{exc.report.format()}", file=sys.stderr)
+        _echo(f"renewgeo: the project has errors\n{exc.report.format()}", file=sys.stderr)
         return EXIT_INVALID
     except (ProjectFileError, ReadError, CRSError) as exc:
-        print(f"renewgeo: {exc}", file=sys.stderr)
+        _echo(f"renewgeo: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except RenewgeoError as exc:
-        print(f"renewgeo: {exc}", file=sys.stderr)
+        _echo(f"renewgeo: {exc}", file=sys.stderr)
         return EXIT_FAIL
     except BrokenPipeError:  # output piped into head or less, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except KeyboardInterrupt:
-        print("renewgeo: interrupted; the output folder was left as it was before this run.", file=sys.stderr)
+        _echo("renewgeo: interrupted; the output folder was left as it was before this run.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:  # the machine, not renewgeo: a full disk, a file another program holds ...
-        print(f"renewgeo: {exc}; nothing was changed in the output folder.", file=sys.stderr)
+        _echo(f"renewgeo: {exc}; nothing was changed in the output folder.", file=sys.stderr)
         return EXIT_FAIL
     except Exception as exc:  # a bug: say so plainly, the traceback only on request
         if args.verbose:
             raise
-        print(f"renewgeo: unexpected error ({type(exc).__name__}: {exc}). This is a bug in renewgeo, not in your data; "
+        _echo(f"renewgeo: unexpected error ({type(exc).__name__}: {exc}). This is a bug in renewgeo, not in your data; "
               "run the same command with -v to see where it happened and please report it.", file=sys.stderr)
         return EXIT_FAIL
 

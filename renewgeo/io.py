@@ -41,7 +41,9 @@ from renewgeo._errors import DependencyError, ReadError, WriteError
 
 __all__ = [
     "OSM_WHAT",
+    "STATEMENT_TIMEOUT_S",
     "atomic_path",
+    "check_dsn",
     "info",
     "osm_categories",
     "read_layer",
@@ -52,6 +54,7 @@ __all__ = [
     "write_postgis",
     "write_table",
     "write_workbook",
+    "xml_safe",
 ]
 
 log = logging.getLogger(__name__)
@@ -711,15 +714,43 @@ def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_SHEET_DROP = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")  # control characters, lone surrogates, non-characters
+
+
+def _cut_utf16(text: str, units: int) -> str:
+    """``text`` cut to ``units`` UTF-16 code units (Excel counts a sheet name's length in them), whole characters only."""
+    out, used = [], 0
+    for ch in text:
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > units:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def _sheet_name(name: str, limit: int = 31) -> str:
+    r"""One legal sheet name: no control character or ``[]:*?/\``, no ``'`` at either end, at most ``limit`` long."""
+    clean = _SHEET_FORBIDDEN.sub("_", _SHEET_DROP.sub("_", str(name))).strip("'")
+    return _cut_utf16(clean, limit).strip("'") or "Sheet"
+
+
 def _sheet_names(names: Sequence[str]) -> list[str]:
-    r"""Excel sheet names for ``names``: no ``[]:*?/\``, no leading or trailing ``'``, 31 characters, all different."""
+    r"""Excel sheet names for ``names``: no control characters or ``[]:*?/\``, no ``'`` at either end, 31 characters, all different.
+
+    Examples
+    --------
+    >>> _sheet_names(["a" * 30 + "'xyz", "dem\x01x", "DEM_x", "History"])
+    ['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'dem_x', 'DEM_x~2', 'History~2']
+    """
     out: list[str] = []
+    seen = {"history"}  # Excel reserves History and compares names without case
     for name in names:
-        base = _SHEET_FORBIDDEN.sub("_", str(name)).strip("'")[:31] or "Sheet"
+        base = _sheet_name(name)
         sheet, n = base, 1
-        while sheet.casefold() in {s.casefold() for s in out} or sheet.casefold() == "history":  # Excel compares without case
+        while sheet.casefold() in seen:
             n += 1
-            sheet = f"{base[:31 - len(str(n)) - 1]}~{n}"
+            sheet = f"{_sheet_name(base, 31 - len(str(n)) - 1)}~{n}"
+        seen.add(sheet.casefold())
         out.append(sheet)
     return out
 
@@ -754,13 +785,25 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return dest
 
 
-_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 (so xlsx) cannot hold
+# What XML 1.0 (so xlsx and QGIS styles) cannot hold: control characters but tab, LF, CR; lone surrogates; U+FFFE, U+FFFF
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    r"""``text`` with every character XML 1.0 cannot hold shown as U+FFFD (the rest kept).
+
+    Examples
+    --------
+    >>> xml_safe("ctl\x01\x0b\x1f\ufffe end\t") == "ctl" + "\ufffd" * 4 + " end\t"
+    True
+    """
+    return _XML_ILLEGAL.sub("\ufffd", text)
 
 
 def _xlsx_clean(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text cells and column names with the control characters xlsx cannot hold shown as U+FFFD (the rest kept)."""
+    """Text cells and column names with the characters xlsx cannot hold shown as U+FFFD (the rest kept)."""
     def clean(v: object) -> object:
-        return _XML_ILLEGAL.sub("\ufffd", v) if isinstance(v, str) else v
+        return xml_safe(v) if isinstance(v, str) else v
 
     out = frame.copy()
     out.columns = [clean(c) for c in out.columns]
@@ -927,36 +970,131 @@ def _info_row(name: str, gdf: gpd.GeoDataFrame) -> dict[str, Any]:
 # SQLAlchemy driver name -> the module it needs. A plain postgresql:// URL gets the first one installed.
 _PG_DRIVERS = {"psycopg2": "psycopg2", "psycopg": "psycopg", "pg8000": "pg8000", "psycopg2cffi": "psycopg2cffi"}
 _DSN_FORM = "postgresql://user:password@host:5432/database"
+STATEMENT_TIMEOUT_S = 60.0  # the longest a PostGIS read may run before the server cancels it
 
 
-def _pg_url(dsn: str, error: type[ReadError] | type[WriteError]) -> Any:
+def _pg_url(dsn: str, error: type[ReadError] | type[WriteError], *, label: str | None = None) -> Any:
     """The SQLAlchemy URL of ``dsn``, with a PostgreSQL driver that is installed.
 
     ``postgresql://`` (and ``postgres://``) name no driver; SQLAlchemy 2.1 would pick
     psycopg 3 even where only psycopg2 is installed. The first installed of
-    :data:`_PG_DRIVERS` is used instead.
+    :data:`_PG_DRIVERS` is used instead. ``label`` names the connection in messages
+    instead of the (password-masked) URL: a DSN read from an environment variable is
+    named by the variable, as its value may be any secret (a token set for another program).
     """
     import importlib.util
 
     from sqlalchemy.engine import make_url
 
+    label = label or repr(_safe_dsn(dsn))
     try:
         url = make_url(dsn.strip())
     except Exception:  # the parser's message repeats the URL, password and all
-        raise error(f"PostGIS connection {_safe_dsn(dsn)!r} is not a database URL; write it as {_DSN_FORM}") from None
+        raise error(f"PostGIS connection {label} is not a database URL; write it as {_DSN_FORM}") from None
     backend, _, driver = url.drivername.partition("+")
     if backend not in ("postgresql", "postgres"):
-        raise error(f"PostGIS connection {_safe_dsn(dsn)!r} is not a PostgreSQL URL (it starts with {backend}://); write it as {_DSN_FORM}")
+        shown = "" if label.startswith("in variable") else f" (it starts with {backend}://)"
+        raise error(f"PostGIS connection {label} is not a PostgreSQL URL{shown}; write it as {_DSN_FORM}")
     if not url.database:
-        raise error(f"PostGIS connection {_safe_dsn(dsn)!r} names no database; write it as {_DSN_FORM}")
+        raise error(f"PostGIS connection {label} names no database; write it as {_DSN_FORM}")
     if not driver:
         driver = next((d for d, mod in _PG_DRIVERS.items() if importlib.util.find_spec(mod) is not None), "")
         if not driver:
             raise DependencyError("PostGIS support needs a PostgreSQL driver (psycopg2): pip install 'renewgeo[postgis]'")
     elif driver in _PG_DRIVERS and importlib.util.find_spec(_PG_DRIVERS[driver]) is None:
-        raise DependencyError(f"PostGIS connection {_safe_dsn(dsn)!r} asks for the driver {driver}, which is not installed: "
+        raise DependencyError(f"PostGIS connection {label} asks for the driver {driver}, which is not installed: "
                               f"pip install {_PG_DRIVERS[driver]}, or write postgresql:// to use the installed one")
     return url.set(drivername=f"postgresql+{driver}")
+
+
+# URL query keys that hand libpq another connection string or a service entry: the machine they reach cannot be told
+_PG_REDIRECT_KEYS = ("dsn", "service")
+
+
+def _host_only(host: str) -> str:
+    """``host`` without a ``:port`` (``[::1]:5432`` -> ``::1``; a bare IPv6 address is kept whole)."""
+    h = host.strip()
+    if h.startswith("["):
+        return h[1:].split("]", 1)[0]
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+
+
+def _is_local_host(host: str) -> bool:
+    """Whether ``host`` is this machine: empty (libpq's default socket), a Unix socket folder, localhost, 127.0.0.0/8 or ::1.
+
+    Examples
+    --------
+    >>> [_is_local_host(h) for h in ("", "/run/postgresql", "localhost", "127.0.0.2", "::1", "db.example.com", "10.0.0.5")]
+    [True, True, True, True, True, False, False]
+    """
+    import ipaddress
+
+    h = _host_only(host).lower()
+    if not h or h.startswith(("/", "@")) or h in ("localhost", "localhost."):  # "@name": Linux abstract socket
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def _pg_hosts(url: Any) -> list[str]:
+    """Every host the SQLAlchemy ``url`` can make libpq connect to (its host, ``?host=``, ``?hostaddr=``; lists split)."""
+    found = [url.host or ""]
+    for key in ("host", "hostaddr"):
+        val = url.query.get(key)
+        for v in (val if isinstance(val, tuple) else (val,) if val is not None else ()):
+            found.extend(str(v).split(","))
+    return found
+
+
+def check_dsn(dsn: str, *, what: str, variable: str | None = None, allow_network: bool = False) -> None:
+    """Refuse a PostGIS connection a project folder may not use, before anything connects.
+
+    The DSN must be a PostgreSQL URL naming a database, and, unless ``allow_network``,
+    every host it names must be this machine (``localhost``, 127.0.0.0/8, ``::1``, a
+    Unix socket folder or no host at all): libpq would hand any other server the user's
+    ``PGPASSWORD`` and ``~/.pgpass`` entries. A DSN read from an environment variable is
+    named by the variable in every message, never by its value.
+
+    Parameters
+    ----------
+    dsn : str
+        The connection URL.
+    what : str
+        Where it comes from, for messages (``[layers.parcels]``).
+    variable : str, optional
+        The environment variable that held it (``dsn_env``).
+    allow_network : bool
+        ``[project] allow_network``: any host is allowed.
+
+    Raises
+    ------
+    ReadError
+        A value that is not a PostgreSQL URL, or a server on another machine.
+
+    Examples
+    --------
+    >>> check_dsn("postgresql://planner@127.0.0.1:5432/planning", what="[layers.parcels]")
+    >>> try:
+    ...     check_dsn("postgresql://planner@db.example.com/planning", what="[layers.parcels]")
+    ... except ReadError as exc:
+    ...     print(str(exc)[:80])
+    [layers.parcels] connects to the PostgreSQL server 'db.example.com', on another
+    """
+    label = f"in variable {variable}" if variable else None
+    url = _pg_url(dsn, ReadError, label=f"{label} ({what}; named by dsn_env)" if label else None)
+    if allow_network:
+        return
+    redirect = [k for k in _PG_REDIRECT_KEYS if k in url.query]
+    remote = [h for h in _pg_hosts(url) if not _is_local_host(h)]
+    if not remote and not redirect:
+        return
+    server = (f"the PostgreSQL server named in variable {variable}" if variable
+              else f"the PostgreSQL server {_host_only(remote[0])!r}" if remote else f"a server chosen by ?{redirect[0]}=")
+    raise ReadError(f"{what} connects to {server}, on another machine; a project folder may only read from this machine "
+                    "unless it says so (libpq would send that server your PGPASSWORD): set allow_network = true under "
+                    "[project] if you trust this server, or copy the layer into a file or a local database")
 
 
 def _engine(dsn: str, error: type[ReadError] | type[WriteError] = ReadError) -> Any:
@@ -1006,7 +1144,11 @@ def read_postgis(dsn: str, *, table: str | None = None, sql: str | None = None, 
     """Read a PostGIS table (``schema.table``) or query into a GeoDataFrame, read-only.
 
     Everything runs in one read-only transaction (``SET TRANSACTION READ ONLY``):
-    a query cannot change the database. ``sql`` must be one query (a ``;`` is refused, so
+    a query cannot change the database's tables; it still runs with the rights of the
+    connecting role (a read-only function such as ``pg_terminate_backend`` works if the
+    role may call it), so a read-only database role is the real protection. Each
+    statement is cancelled by the server after :data:`STATEMENT_TIMEOUT_S` seconds
+    (``SET LOCAL statement_timeout``), so ``pg_sleep`` or a lock cannot hang a run. ``sql`` must be one query (a ``;`` is refused, so
     no ``COMMIT`` can end that transaction) and is run as ``SELECT * FROM (sql)``. A
     ``table`` name is quoted as an identifier by SQLAlchemy, never pasted into SQL.
 
@@ -1048,6 +1190,8 @@ def read_postgis(dsn: str, *, table: str | None = None, sql: str | None = None, 
     try:
         with engine.connect() as con:
             con.exec_driver_sql("SET TRANSACTION READ ONLY")  # the first statement of the transaction
+            # a read-only query can still wait forever (pg_sleep, a lock): it is cancelled instead
+            con.exec_driver_sql(f"SET LOCAL statement_timeout = {int(STATEMENT_TIMEOUT_S * 1000)}")
             if geom_col is None and table is not None:
                 found = con.execute(
                     sqlalchemy.text(

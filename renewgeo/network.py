@@ -6,15 +6,20 @@ corridor, trails) into a routable graph:
 * endpoints closer than ``snap_m`` (default 1 m) are merged, and an endpoint that
   stops short of (or overshoots) another line by less than ``snap_m`` is moved onto it;
 * lines are split where they cross, but only lines on the same vertical ``level``
-  (OSM ``layer``; bridges default to 1, tunnels to -1): a bridge meets the streets it
-  passes over only at its own ends;
+  (OSM ``layer``; bridges default to 1, tunnels to -1). Lines on different levels join
+  where they share a vertex (in OSM a shared node is a junction whatever the levels)
+  or where one ends on the other (a ramp ending on a street); a bridge that passes over
+  a street without a shared vertex stays apart from it;
 * duplicate and zero-length segments are dropped (and counted);
 * walkable open polygons (plazas) become crossable: their outline is walkable and
   every pair of entry points is joined by a straight chord that stays inside.
 
 The report lists dangling ends, components, tiny components and the largest
-component's share of length. :func:`attach` inserts points (buildings, amenities,
-isochrone origins) into the graph at their projection on the nearest edge, so every
+component's share of length. Every edge keeps the layer and the id of the line it was
+cut from (``source_layer``, ``source_id``), so an odd route can be traced to the data.
+:func:`attach` inserts points (buildings, amenities, isochrone origins) into the graph
+at their projection on the nearest ground-level edge (doors are on the ground; a
+bridge, tunnel or other level only when no ground-level edge is within reach), so every
 distance is an exact graph distance.
 """
 
@@ -47,6 +52,8 @@ GRID_M = 1e-3  # snap-rounding grid of the noding: 1 mm
 MAX_SNAP_M = 100.0  # default: points farther than this from every edge are not attached
 SNAP_M = 1.0  # default: line ends closer than this are joined
 MAX_CHORD_ENTRIES = 30
+WALKABLE_POLYGONS = "walkable_polygons"  # source_layer of plaza outlines and chords
+TIE_M = 1e-6  # attach: parts of an item nearer than its least distance + this are equally near (a facade)
 
 
 @dataclass
@@ -68,6 +75,7 @@ class NetworkReport:
     largest_component_share: float = 0.0
     tiny_components: int = 0
     dangling_ends: int = 0
+    level_junctions: int = 0
 
     def format(self) -> str:
         """A short human-readable summary."""
@@ -115,32 +123,48 @@ class Network:
 
 
 # ------------------------------------------------------------------------- building
-def _lines_with_levels(layers: Sequence[gpd.GeoDataFrame], report: NetworkReport) -> tuple[np.ndarray, np.ndarray]:
-    geoms, levels = [], []
-    for gdf in layers:
+def _named_layers(lines: gpd.GeoDataFrame | Sequence[gpd.GeoDataFrame] | Mapping[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
+    """The line layers by the name their edges' ``source_layer`` will carry."""
+    if isinstance(lines, gpd.GeoDataFrame):
+        return {"lines": lines}
+    if isinstance(lines, Mapping):
+        return {str(k): v for k, v in lines.items()}
+    return {f"lines[{i}]": g for i, g in enumerate(lines)}
+
+
+def _levels_of(g: gpd.GeoDataFrame) -> np.ndarray:
+    """Each row's level: ``level``, else 1 on a bridge, -1 in a tunnel, else 0."""
+    lvl = pd.to_numeric(g["level"], errors="coerce") if "level" in g.columns else pd.Series(np.nan, index=g.index)
+    if "bridge" in g.columns:
+        lvl = lvl.where(lvl.notna() | ~g["bridge"].astype("boolean").fillna(False), 1)
+    if "tunnel" in g.columns:
+        lvl = lvl.where(lvl.notna() | ~g["tunnel"].astype("boolean").fillna(False), -1)
+    return np.asarray(lvl.fillna(0).astype(int).to_numpy())
+
+
+def _lines_with_levels(layers: Mapping[str, gpd.GeoDataFrame], report: NetworkReport) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Single LineStrings, their levels and their sources ``(n, 2)``: layer name and id (``id`` column, else row label)."""
+    geoms, levels, sources = [], [], []
+    for name, gdf in layers.items():
         if len(gdf) == 0:
             continue
         g = gdf
         if "walkable" in g.columns:
             g = g[g["walkable"].astype("boolean").fillna(True).to_numpy(dtype=bool)]
-        lvl = pd.to_numeric(g["level"], errors="coerce") if "level" in g.columns else pd.Series(np.nan, index=g.index)
-        if "bridge" in g.columns:
-            lvl = lvl.where(lvl.notna() | ~g["bridge"].astype("boolean").fillna(False), 1)
-        if "tunnel" in g.columns:
-            lvl = lvl.where(lvl.notna() | ~g["tunnel"].astype("boolean").fillna(False), -1)
-        lvl = lvl.fillna(0).astype(int).to_numpy()
+        lvl = _levels_of(g)
         parts, idx = shapely.get_parts(g.geometry.values, return_index=True)
         keep = shapely.get_type_id(parts) == 1  # LineString (MultiLineStrings were split by get_parts)
-        ids = (g["id"].astype(str).to_numpy() if "id" in g.columns else np.arange(len(g)).astype(str))[idx]
+        ids = (g["id"] if "id" in g.columns else pd.Series(g.index, index=g.index)).astype(str).to_numpy()[idx]
         zero = keep & (shapely.length(parts) <= GRID_M)
         report.zero_length_dropped += list(ids[zero])
         keep &= ~zero
         report.input_lines += int(keep.sum())
         geoms.append(parts[keep])
         levels.append(lvl[idx][keep])
+        sources.append(np.column_stack([np.full(int(keep.sum()), name, dtype=object), ids[keep].astype(object)]))
     if not geoms:
-        return np.array([], dtype=object), np.array([], dtype=int)
-    return np.concatenate(geoms), np.concatenate(levels)
+        return np.array([], dtype=object), np.array([], dtype=int), np.empty((0, 2), dtype=object)
+    return np.concatenate(geoms), np.concatenate(levels), np.concatenate(sources)
 
 
 def _set_endpoints(lines: np.ndarray, old_xy: NDArray[np.float64], new_xy: NDArray[np.float64]) -> np.ndarray:
@@ -182,16 +206,20 @@ def _snap_endpoints(lines: np.ndarray, levels: np.ndarray, snap_m: float, report
     # endpoints that stop short of (or just overshoot) another line on the same level
     own = np.concatenate([np.arange(n_lines), np.arange(n_lines)])
     pi, li = shapely.STRtree(lines).query(shapely.points(xy), predicate="dwithin", distance=snap_m)
-    mask = (own[pi] != li) & (levels[own[pi]] == levels[li])
+    other = own[pi] != li
+    pi, li = pi[other], li[other]
+    d = shapely.distance(shapely.points(xy[pi]), lines[li])
+    joined = np.zeros(len(xy), dtype=bool)  # endpoints already on another line, whatever its level, are junctions and stay
+    joined[pi[d <= GRID_M / 2]] = True
+    mask = (levels[own[pi]] == levels[li]) & ~joined[pi]
     if not mask.any():
         return lines
-    pi, li = pi[mask], li[mask]
-    d = shapely.distance(shapely.points(xy[pi]), lines[li])
-    order = np.lexsort((d, pi))
+    pi, li, d = pi[mask], li[mask], d[mask]
+    order = np.lexsort((li, d, pi))
     pi, li, d = pi[order], li[order], d[order]
     first_of = np.r_[True, pi[1:] != pi[:-1]]
     pi, li, d = pi[first_of], li[first_of], d[first_of]
-    todo = d > GRID_M / 2  # endpoints already on a line (junctions) stay
+    todo = d > GRID_M / 2
     if not todo.any():
         return lines
     target = lines[li[todo]]
@@ -225,6 +253,97 @@ def _key(xy: NDArray[np.float64]) -> NDArray[np.int64]:
     return np.round(xy / GRID_M).astype(np.int64)
 
 
+def _cut(line: Any, ts: NDArray[np.float64], pts: NDArray[np.float64]) -> list[Any]:
+    """``line`` cut at the distances ``ts`` along it (sorted, strictly inside), each cut point placed exactly at ``pts``."""
+    c = shapely.get_coordinates(line)
+    along = np.r_[0.0, np.cumsum(np.hypot(*np.diff(c, axis=0).T))]
+    pieces: list[Any] = []
+    cur = [c[0]]
+    j = 1
+    for t, q in zip(ts, pts, strict=True):
+        while j < len(c) - 1 and along[j] < t - GRID_M / 2:
+            cur.append(c[j])
+            j += 1
+        while j < len(c) - 1 and along[j] <= t + GRID_M / 2:  # the vertex at the cut is the cut point
+            j += 1
+        cur.append(q)
+        pieces.append(shapely.LineString(cur))
+        cur = [q]
+    cur.extend(c[j:])
+    pieces.append(shapely.LineString(cur))
+    return pieces
+
+
+def _level_junctions(segs: np.ndarray, seg_levels: np.ndarray, lines: np.ndarray,
+                     levels: np.ndarray) -> tuple[NDArray[np.int64], NDArray[np.float64], int]:
+    """Where lines on different levels meet: the segment to cut, the point, and the number of junctions.
+
+    A junction is a vertex that segments of two levels share (an OSM node two ways
+    share is a junction whatever their levels), or a line's end lying on a segment of
+    another level (a ramp ending on a street). Crossings without either stay apart.
+    """
+    xy, owner = shapely.get_coordinates(segs, return_index=True)
+    uk, inv = np.unique(_key(xy), axis=0, return_inverse=True)
+    inv = inv.ravel()
+    pairs = np.unique(np.column_stack([inv, seg_levels[owner]]), axis=0)
+    shared = np.bincount(pairs[:, 0], minlength=len(uk))[inv] > 1
+    inner = np.r_[False, owner[1:] == owner[:-1]] & np.r_[owner[1:] == owner[:-1], False]  # not a segment's end
+    ends = np.round(_endpoints(lines) / GRID_M) * GRID_M
+    pi, si = shapely.STRtree(segs).query(shapely.points(ends), predicate="dwithin", distance=GRID_M)
+    other = seg_levels[si] != np.concatenate([levels, levels])[pi]
+    pi, si = pi[other], si[other]
+    n_junctions = len(np.unique(np.concatenate([uk[np.unique(inv[shared])], _key(ends[pi])]), axis=0))
+    cut_seg = np.concatenate([owner[shared & inner], si])
+    cut_xy = np.concatenate([xy[shared & inner], ends[pi]])
+    return cut_seg, cut_xy, n_junctions
+
+
+def _join_levels(segs: np.ndarray, seg_levels: np.ndarray, lines: np.ndarray, levels: np.ndarray,
+                 report: NetworkReport) -> tuple[np.ndarray, np.ndarray]:
+    """Cut the noded segments where lines on different levels meet (see :func:`_level_junctions`)."""
+    if len(np.unique(seg_levels)) < 2:
+        return segs, seg_levels
+    cut_seg, cut_xy, report.level_junctions = _level_junctions(segs, seg_levels, lines, levels)
+    t = shapely.line_locate_point(segs[cut_seg], shapely.points(cut_xy)) if len(cut_seg) else np.zeros(0)
+    inside = (t > GRID_M) & (t < shapely.length(segs[cut_seg]) - GRID_M) if len(cut_seg) else np.zeros(0, bool)
+    cut_seg, cut_xy, t = cut_seg[inside], cut_xy[inside], t[inside]
+    if not len(cut_seg):
+        return segs, seg_levels
+    order = np.lexsort((t, cut_seg))
+    cut_seg, cut_xy, t = cut_seg[order], cut_xy[order], t[order]
+    keep = np.r_[True, (cut_seg[1:] != cut_seg[:-1]) | (t[1:] - t[:-1] > GRID_M)]
+    cut_seg, cut_xy, t = cut_seg[keep], cut_xy[keep], t[keep]
+    starts = np.flatnonzero(np.r_[True, cut_seg[1:] != cut_seg[:-1]])
+    stops = np.r_[starts[1:], len(cut_seg)]
+    new_geoms: list[Any] = []
+    new_levels: list[int] = []
+    for a, b in zip(starts, stops, strict=True):
+        pieces = _cut(segs[cut_seg[a]], t[a:b], cut_xy[a:b])
+        new_geoms += pieces
+        new_levels += [int(seg_levels[cut_seg[a]])] * len(pieces)
+    untouched = np.ones(len(segs), dtype=bool)
+    untouched[cut_seg] = False
+    return (np.concatenate([segs[untouched], np.array(new_geoms, dtype=object)]),
+            np.concatenate([seg_levels[untouched], np.array(new_levels, dtype=seg_levels.dtype)]))
+
+
+def _sources(segs: np.ndarray, seg_levels: np.ndarray, lines: np.ndarray, levels: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """The source (layer, id) of each noded segment: the nearest input line of its level to its midpoint.
+
+    Overlapping lines (duplicates merged by the noding) give the first of them.
+    """
+    out = np.empty((len(segs), 2), dtype=object)
+    mid = shapely.line_interpolate_point(segs, 0.5, normalized=True)
+    for lv in np.unique(seg_levels):
+        li, si = np.flatnonzero(levels == lv), np.flatnonzero(seg_levels == lv)
+        s, c = shapely.STRtree(lines[li]).query_nearest(mid[si], all_matches=True)
+        order = np.lexsort((c, s))
+        s, c = s[order], c[order]
+        first = np.r_[True, s[1:] != s[:-1]]
+        out[si[s[first]]] = sources[li[c[first]]]
+    return out
+
+
 def _graph(segs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Node coordinates and edge endpoints (u, v) from noded segments."""
     a = shapely.get_coordinates(shapely.get_point(segs, 0))
@@ -239,14 +358,16 @@ def _graph(segs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return node_xy, inv[:m], inv[m:]
 
 
-def _chords(polys: np.ndarray, node_xy: NDArray[np.float64], deg: NDArray[np.int64], report: NetworkReport) -> tuple[list[Any], list[int], list[int]]:
-    """Straight chords between the entry nodes of each walkable polygon."""
+def _chords(polys: np.ndarray, node_xy: NDArray[np.float64], deg: NDArray[np.int64],
+            report: NetworkReport) -> tuple[list[Any], list[int], list[int], list[int]]:
+    """Straight chords between the entry nodes of each walkable polygon: geometry, end nodes, polygon."""
     geoms: list[Any] = []
     us: list[int] = []
     vs: list[int] = []
+    owner: list[int] = []
     pts = np.asarray(shapely.points(node_xy), dtype=object)
     tree = shapely.STRtree(pts)
-    for poly in polys:
+    for k, poly in enumerate(polys):
         idx = tree.query(poly, predicate="intersects")
         # entries: where other lines meet the outline (degree > 2 on it) or end inside
         on_ring = shapely.intersects(poly.boundary, pts[idx]) if len(idx) else np.zeros(0, bool)
@@ -267,15 +388,16 @@ def _chords(polys: np.ndarray, node_xy: NDArray[np.float64], deg: NDArray[np.int
                 geoms.append(line)
                 us.append(int(i))
                 vs.append(int(j))
+                owner.append(k)
     report.chords_added += len(geoms)
-    return geoms, us, vs
+    return geoms, us, vs, owner
 
 
-def _common_crs(layers: Sequence[gpd.GeoDataFrame]) -> Any:
+def _common_crs(layers: Mapping[str, gpd.GeoDataFrame]) -> Any:
     """The one metric CRS of all line layers (refuses degrees and mixed CRSs)."""
     crs = None
-    for i, g in enumerate(layers):
-        c = require_metric(g, layer=f"network layer {i}", what="a walking network")
+    for name, g in layers.items():
+        c = require_metric(g, layer=f"network layer {name}", what="a walking network")
         if crs is None:
             crs = c
         elif c != crs:
@@ -283,36 +405,37 @@ def _common_crs(layers: Sequence[gpd.GeoDataFrame]) -> Any:
     return crs
 
 
-def _walkable_polygons(walkable_polygons: gpd.GeoDataFrame | None, report: NetworkReport) -> np.ndarray:
-    """The crossable polygons: rows not marked ``walkable == False``, split into single polygons."""
+def _walkable_polygons(walkable_polygons: gpd.GeoDataFrame | None, report: NetworkReport) -> tuple[np.ndarray, np.ndarray]:
+    """The crossable polygons (rows not marked ``walkable == False``, split into single polygons) and their sources."""
     if walkable_polygons is None or len(walkable_polygons) == 0:
-        return np.array([], dtype=object)
+        return np.array([], dtype=object), np.empty((0, 2), dtype=object)
     require_metric(walkable_polygons, layer="walkable polygons", what="a walking network")
     wp = walkable_polygons
     if "walkable" in wp.columns:
         wp = wp[wp["walkable"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
-    polys = shapely.get_parts(wp.geometry.values)
-    polys = polys[shapely.get_type_id(polys) == 3]
-    report.polygons_crossable = len(polys)
-    return polys
+    polys, idx = shapely.get_parts(wp.geometry.values, return_index=True)
+    ids = (wp["id"] if "id" in wp.columns else pd.Series(wp.index, index=wp.index)).astype(str).to_numpy(dtype=object)[idx]
+    keep = shapely.get_type_id(polys) == 3
+    report.polygons_crossable = int(keep.sum())
+    return polys[keep], np.column_stack([np.full(int(keep.sum()), WALKABLE_POLYGONS, dtype=object), ids[keep]])
 
 
-def _add_chords(polys: np.ndarray, segs: np.ndarray, seg_levels: np.ndarray, u: np.ndarray, v: np.ndarray,
-                node_xy: NDArray[np.float64], report: NetworkReport) -> tuple[np.ndarray, ...]:
+def _add_chords(polys: np.ndarray, poly_src: np.ndarray, segs: np.ndarray, seg_levels: np.ndarray, seg_src: np.ndarray,
+                u: np.ndarray, v: np.ndarray, node_xy: NDArray[np.float64], report: NetworkReport) -> tuple[np.ndarray, ...]:
     """Mark the polygons' outline edges and add their chords (with a hub node per star).
 
-    Returns ``(segs, seg_levels, u, v, kind, node_xy)`` with the chords appended.
+    Returns ``(segs, seg_levels, seg_src, u, v, kind, node_xy)`` with the chords appended.
     """
     kind = np.full(len(segs), "line", dtype=object)
     if len(polys) == 0:
-        return segs, seg_levels, u, v, kind, node_xy
+        return segs, seg_levels, seg_src, u, v, kind, node_xy
     on_outline = shapely.STRtree(shapely.get_parts(shapely.boundary(polys)))
     hit = np.unique(on_outline.query(segs, predicate="covered_by")[0])
     kind[hit] = "outline"
     deg = np.bincount(np.concatenate([u, v]), minlength=len(node_xy))
-    cg, cu, cv = _chords(polys, node_xy, deg, report)
+    cg, cu, cv, owner = _chords(polys, node_xy, deg, report)
     if not cg:
-        return segs, seg_levels, u, v, kind, node_xy
+        return segs, seg_levels, seg_src, u, v, kind, node_xy
     hub_needed = [i for i, j in enumerate(cv) if j < 0]
     if hub_needed:
         # star chords end at a hub node per polygon: create those nodes
@@ -324,12 +447,13 @@ def _add_chords(polys: np.ndarray, segs: np.ndarray, seg_levels: np.ndarray, u: 
         for i, k in zip(hub_needed, map(tuple, _key(hubs)), strict=True):
             cv[i] = idx[k]
     return (np.concatenate([segs, np.array(cg, dtype=object)]), np.concatenate([seg_levels, np.zeros(len(cg), dtype=int)]),
+            np.concatenate([seg_src, poly_src[np.asarray(owner, dtype=np.int64)]]),
             np.concatenate([u, np.array(cu, dtype=np.int64)]), np.concatenate([v, np.array(cv, dtype=np.int64)]),
             np.concatenate([kind, np.full(len(cg), "chord", dtype=object)]), node_xy)
 
 
 def _assemble(node_xy: NDArray[np.float64], u: np.ndarray, v: np.ndarray, segs: np.ndarray, seg_levels: np.ndarray,
-              kind: np.ndarray, *, crs: Any, report: NetworkReport, tiny_component_m: float) -> Network:
+              kind: np.ndarray, source: np.ndarray, *, crs: Any, report: NetworkReport, tiny_component_m: float) -> Network:
     """The :class:`Network` of a noded graph: degrees, components and the report's figures."""
     length = shapely.length(segs)
     n = len(node_xy)
@@ -346,14 +470,15 @@ def _assemble(node_xy: NDArray[np.float64], u: np.ndarray, v: np.ndarray, segs: 
         geometry=shapely.points(node_xy), crs=crs,
     )
     edges = gpd.GeoDataFrame(
-        {"u": u.astype(np.int64), "v": v.astype(np.int64), "length_m": length, "level": seg_levels, "kind": kind},
+        {"u": u.astype(np.int64), "v": v.astype(np.int64), "length_m": length, "level": seg_levels, "kind": kind,
+         "source_layer": source[:, 0].astype(object), "source_id": source[:, 1].astype(object)},
         geometry=segs, crs=crs,
     )
     return Network(nodes=nodes, edges=edges, report=report)
 
 
 def build_network(
-    lines: gpd.GeoDataFrame | Sequence[gpd.GeoDataFrame],
+    lines: gpd.GeoDataFrame | Sequence[gpd.GeoDataFrame] | Mapping[str, gpd.GeoDataFrame],
     *,
     snap_m: float = SNAP_M,
     walkable_polygons: gpd.GeoDataFrame | None = None,
@@ -361,11 +486,18 @@ def build_network(
 ) -> Network:
     """Build a routable pedestrian network from line layers, repairing their topology.
 
+    Lines on one ``level`` are split wherever they cross. Lines on different levels
+    (a bridge and the street under it) join only where they share a vertex, as OSM
+    ways sharing a node, or where one ends on the other (a ramp); elsewhere they cross
+    without meeting.
+
     Parameters
     ----------
-    lines : GeoDataFrame or sequence of GeoDataFrame
-        Line layers in one metric CRS. Optional columns: ``level`` (int), ``bridge``,
-        ``tunnel``, ``walkable`` (rows with ``walkable == False`` are left out).
+    lines : GeoDataFrame, sequence of GeoDataFrame or mapping of str to GeoDataFrame
+        Line layers in one metric CRS (a mapping names them for the edges'
+        ``source_layer``). Optional columns: ``id``, ``level`` (int), ``bridge``
+        (level 1 when ``level`` is missing), ``tunnel`` (level -1), ``walkable``
+        (rows with ``walkable == False`` are left out).
     snap_m : float
         Endpoint snapping tolerance in metres (0 turns snapping off).
     walkable_polygons : GeoDataFrame, optional
@@ -377,6 +509,9 @@ def build_network(
     Returns
     -------
     Network
+        Its edges carry ``source_layer`` (the mapping's key; ``lines`` for one frame,
+        ``lines[i]`` in a sequence, ``walkable_polygons`` for plaza outlines and
+        chords) and ``source_id`` (the line's ``id``, else its row label).
 
     Raises
     ------
@@ -394,29 +529,34 @@ def build_network(
     >>> net = build_network(g)
     >>> net.report.nodes, net.report.edges, net.report.components, net.report.endpoints_snapped
     (6, 5, 1, 1)
+    >>> sorted(set(net.edges["source_id"]))
+    ['0', '1', '2']
     """
-    layers = [lines] if isinstance(lines, gpd.GeoDataFrame) else list(lines)
+    layers = _named_layers(lines)
     if not layers:
         raise RenewgeoError("build_network: no line layers given")
     crs = _common_crs(layers)
     if snap_m < 0:
         raise RenewgeoError(f"snap_m must be >= 0 metres, got {snap_m}")
     report = NetworkReport()
-    geoms, levels = _lines_with_levels(layers, report)
-    polys = _walkable_polygons(walkable_polygons, report)
+    geoms, levels, sources = _lines_with_levels(layers, report)
+    polys, poly_src = _walkable_polygons(walkable_polygons, report)
     if len(polys):
-        rings = shapely.get_parts(shapely.boundary(polys))
+        rings, owner = shapely.get_parts(shapely.boundary(polys), return_index=True)
         geoms = np.concatenate([geoms, rings])
         levels = np.concatenate([levels, np.zeros(len(rings), dtype=int)])
+        sources = np.concatenate([sources, poly_src[owner]])
     if len(geoms) == 0:
         raise RenewgeoError("build_network: the layers hold no line with a length; a walking network needs lines")
     if report.zero_length_dropped:
         log.warning("network: %d zero-length line(s) dropped: %s", len(report.zero_length_dropped), ", ".join(report.zero_length_dropped[:20]))
     geoms = _snap_endpoints(geoms, levels, snap_m, report)
     segs, seg_levels = _node(geoms, levels, report)
+    segs, seg_levels = _join_levels(segs, seg_levels, geoms, levels, report)
+    seg_src = _sources(segs, seg_levels, geoms, levels, sources)
     node_xy, u, v = _graph(segs)
-    segs, seg_levels, u, v, kind, node_xy = _add_chords(polys, segs, seg_levels, u, v, node_xy, report)
-    net = _assemble(node_xy, u, v, segs, seg_levels, kind, crs=crs, report=report, tiny_component_m=tiny_component_m)
+    segs, seg_levels, seg_src, u, v, kind, node_xy = _add_chords(polys, poly_src, segs, seg_levels, seg_src, u, v, node_xy, report)
+    net = _assemble(node_xy, u, v, segs, seg_levels, kind, seg_src, crs=crs, report=report, tiny_component_m=tiny_component_m)
     if report.components > 1:
         log.info("network: %s", report.format())
     return net
@@ -437,6 +577,11 @@ class Attached:
         For each group of points, the node of each point (-1 where not attached).
     connector_m : dict of str to ndarray
         Distance from each point to the network (NaN where not attached).
+    item_edge : dict of str to ndarray
+        For each group of points, the network edge (row of ``Network.edges``) each
+        point hangs on (-1 where not attached); its ``level`` says whether the point
+        was attached on the ground (0) or, with nothing on the ground in reach, to a
+        bridge, tunnel or other level.
     edge_base, edge_t0, edge_t1 : ndarray
         For each augmented undirected edge: the base edge it is part of (-1 for a
         connector) and the stretch of it (metres from the base edge's start).
@@ -465,6 +610,7 @@ class Attached:
     node_xy: np.ndarray
     max_snap_m: float
     network_token: str
+    item_edge: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -477,29 +623,93 @@ def _csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> tuple[np.ndarra
     return indptr, dst[order].astype(np.int64), ww[order].astype(np.float64)
 
 
-def _nearest_points(tree: shapely.STRtree, edges: np.ndarray, geoms: np.ndarray,
-                    max_snap_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest edge, position along it, connector length and the point on the item."""
-    src, eidx = tree.query_nearest(geoms, max_distance=max_snap_m, all_matches=False)
+def _edge_tiers(edges: gpd.GeoDataFrame) -> tuple[np.ndarray, list[tuple[np.ndarray, shapely.STRtree]]]:
+    """Each edge's level, and the edges points may attach to in order of preference with an index of each.
+
+    Ground-level edges (level 0) first, then every other level.
+    """
+    level = edges["level"].to_numpy(dtype=np.int64) if "level" in edges.columns else np.zeros(len(edges), dtype=np.int64)
+    geoms = edges.geometry.values
+    tiers = [np.flatnonzero(level == 0), np.flatnonzero(level != 0)]
+    return level, [(t, shapely.STRtree(geoms[t])) for t in tiers if len(t)]
+
+
+def _choose_edges(tiers: list[tuple[np.ndarray, shapely.STRtree]], level: np.ndarray, geoms: np.ndarray,
+                  max_snap_m: float) -> np.ndarray:
+    """The edge each item attaches to (-1: none within ``max_snap_m``).
+
+    The nearest edge of the first tier with one in reach (the ground first: doors are
+    on the ground); among edges equally near, the one whose level is nearest the
+    ground, then the lowest edge id. Never the spatial index's order.
+    """
     edge = np.full(len(geoms), -1, dtype=np.int64)
-    edge[src] = eidx
+    todo = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    for idx, tree in tiers:
+        q = np.flatnonzero(todo)
+        if not len(q):
+            break
+        s, c = tree.query_nearest(geoms[q], max_distance=max_snap_m, all_matches=True)  # every edge as near as the nearest
+        e = idx[c]
+        order = np.lexsort((e, np.abs(level[e]), s))
+        s, e = s[order], e[order]
+        first = np.r_[True, s[1:] != s[:-1]] if len(s) else np.zeros(0, bool)
+        edge[q[s[first]]] = e[first]
+        todo[q[s]] = False
+    return edge
+
+
+def _doors(geoms: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The point of each item nearest to its edge (its likeliest door).
+
+    A polygon or line whose nearest part is a stretch (a facade parallel to the street)
+    gets the middle of that stretch, not whichever of its corners comes first.
+    """
+    sl = shapely.shortest_line(geoms, edges)
+    door = np.asarray(shapely.get_point(sl, 0), dtype=object)
+    wide = np.flatnonzero(shapely.get_type_id(geoms) != 0)
+    if len(wide):  # a stretch ends at the door found: look closer only where a vertex next to it is as near
+        xy, owner = shapely.get_coordinates(geoms[wide], return_index=True)
+        at = np.flatnonzero(np.all(xy == shapely.get_coordinates(door[wide])[owner], axis=1))
+        nb = np.concatenate([at - 1, at + 1])
+        nb = nb[(nb >= 0) & (nb < len(xy))]
+        nb = nb[~np.all(xy[nb] == shapely.get_coordinates(door[wide])[owner[nb]], axis=1)]
+        as_near = shapely.distance(shapely.points(xy[nb]), edges[wide][owner[nb]]) <= shapely.length(sl[wide])[owner[nb]] + TIE_M
+        wide = wide[np.unique(owner[nb[as_near]])]
+    if len(wide):
+        reach = shapely.buffer(edges[wide], shapely.length(sl[wide]) + TIE_M, quad_segs=2)
+        near = shapely.intersection(shapely.boundary(geoms[wide]), reach)
+        stretch = (shapely.get_type_id(near) == 1) & (shapely.length(near) > 2 * TIE_M)
+        door[wide[stretch]] = shapely.line_interpolate_point(near[stretch], 0.5, normalized=True)
+    return door
+
+
+def _nearest_points(tiers: list[tuple[np.ndarray, shapely.STRtree]], edges: np.ndarray, level: np.ndarray, geoms: np.ndarray,
+                    max_snap_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The edge each item attaches to (see :func:`_choose_edges`), the position of its door along it and the connector length."""
+    edge = _choose_edges(tiers, level, geoms, max_snap_m)
+    src = np.flatnonzero(edge >= 0)
     pos = np.full(len(geoms), np.nan)
     conn = np.full(len(geoms), np.nan)
     if len(src):
-        sl = shapely.shortest_line(geoms[src], edges[eidx])
-        on_edge = shapely.get_point(sl, -1)
-        pos[src] = shapely.line_locate_point(edges[eidx], on_edge)
-        conn[src] = shapely.length(sl)
-    return edge, pos, conn, src
+        on = edges[edge[src]]
+        door = _doors(geoms[src], on)
+        pos[src] = shapely.line_locate_point(on, door)
+        conn[src] = shapely.distance(door, on)
+    return edge, pos, conn
 
 
 def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeries], *, max_snap_m: float = MAX_SNAP_M) -> Attached:
-    """Insert points into the network at their projection on the nearest edge.
+    """Insert points into the network at their projection on the nearest ground-level edge.
 
     Each point (for polygons: the point of the polygon nearest to the network, its
     likeliest door) becomes a leaf node joined by a connector edge to a new node on
-    the nearest edge, which is split there. Points farther than ``max_snap_m`` from
-    every edge are not attached (their node is -1).
+    the nearest edge, which is split there. Doors are on the ground: a point attaches
+    to the nearest edge of level 0, and to a bridge, tunnel or other level only when
+    no ground-level edge lies within ``max_snap_m`` (``Attached.item_edge`` names the
+    edge, whose ``level`` says so). Edges equally near are told apart by their level
+    (nearest the ground first), then by their id (the lowest), never by chance.
+    Points farther than ``max_snap_m`` from every edge are not attached (their node
+    is -1).
 
     Parameters
     ----------
@@ -520,15 +730,13 @@ def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeri
     e_u = base["u"].to_numpy()
     e_v = base["v"].to_numpy()
     groups = []
-    edges = base.geometry.values
-    tree = shapely.STRtree(edges)  # one index for every group
+    edges = np.asarray(base.geometry.values, dtype=object)
+    level, tiers = _edge_tiers(base)  # one index per tier for every group
     for name, gdf in points.items():
         geoms = gdf.geometry.values if isinstance(gdf, gpd.GeoDataFrame) else gdf.values
         if gdf.crs != network.crs:
             raise RenewgeoError(f"attach: {name!r} is in {gdf.crs} but the network in {network.crs}; reproject first")
-        bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-        edge, pos, conn, _ = _nearest_points(tree, edges, np.asarray(np.where(bad, None, geoms), dtype=object), max_snap_m)
-        edge[bad] = -1
+        edge, pos, conn = _nearest_points(tiers, edges, level, np.asarray(geoms, dtype=object), max_snap_m)
         groups.append((name, edge, pos, conn))
     # split positions per edge
     all_edge = np.concatenate([g[1] for g in groups]) if groups else np.zeros(0, np.int64)
@@ -588,6 +796,7 @@ def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeri
         t1.append(e_len[ue[ends]])
     # leaf nodes for the items, with connector edges
     item_node: dict[str, np.ndarray] = {}
+    item_edge: dict[str, np.ndarray] = {}
     connector: dict[str, np.ndarray] = {}
     offset = 0
     next_node = n_base + n_attach
@@ -611,6 +820,7 @@ def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeri
         t0.append(np.zeros(int(okk.sum())))
         t1.append(conn[okk])
         item_node[name] = nodes
+        item_edge[name] = np.where(okk, edge, -1)
         connector[name] = np.where(okk, conn, np.nan)
     if leaf_xy:
         node_xy = np.vstack([node_xy, *leaf_xy])
@@ -620,12 +830,13 @@ def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeri
         indptr=indptr, indices=indices, weights=weights, n_base=n_base, item_node=item_node, connector_m=connector,
         edge_base=np.concatenate(eb).astype(np.int64), edge_t0=np.concatenate(t0), edge_t1=np.concatenate(t1),
         edge_u=all_u, edge_v=all_v, edge_w=all_w, node_xy=node_xy, max_snap_m=float(max_snap_m),
-        network_token=network.token,
+        network_token=network.token, item_edge=item_edge,
     )
 
 
 def network_from_arrays(node_xy: NDArray[np.float64], u: NDArray[np.int64], v: NDArray[np.int64], *, crs: Any,
-                        geometry: Sequence[Any] | None = None, tiny_component_m: float = 200.0) -> Network:
+                        geometry: Sequence[Any] | None = None, source_id: Sequence[Any] | None = None,
+                        tiny_component_m: float = 200.0) -> Network:
     """A :class:`Network` from an already noded graph (e.g. from osmnx or a model), without repair.
 
     Parameters
@@ -638,6 +849,9 @@ def network_from_arrays(node_xy: NDArray[np.float64], u: NDArray[np.int64], v: N
         The metric CRS of the coordinates.
     geometry : sequence of LineString, optional
         Edge geometries (straight lines between the nodes by default).
+    source_id : sequence, optional
+        Each edge's id in the caller's data (the edges' ``source_id``, as text; by
+        default the edge's position). ``source_layer`` is ``arrays``.
     tiny_component_m : float
         As for :func:`build_network`.
     """
@@ -650,5 +864,9 @@ def network_from_arrays(node_xy: NDArray[np.float64], u: NDArray[np.int64], v: N
         geoms = np.asarray(geometry, dtype=object)
     probe = gpd.GeoSeries(geoms[:1], crs=crs)
     require_metric(gpd.GeoDataFrame(geometry=probe), layer="network", what="a walking network")
-    return _assemble(node_xy, u, v, geoms, np.zeros(len(u), dtype=int), np.full(len(u), "line", dtype=object), crs=crs,
+    ids = np.arange(len(u)) if source_id is None else np.asarray(source_id, dtype=object)
+    if len(ids) != len(u):
+        raise RenewgeoError(f"network_from_arrays: {len(ids):,} source ids for {len(u):,} edges; give one per edge")
+    source = np.column_stack([np.full(len(u), "arrays", dtype=object), np.asarray(ids).astype(str).astype(object)])
+    return _assemble(node_xy, u, v, geoms, np.zeros(len(u), dtype=int), np.full(len(u), "line", dtype=object), source, crs=crs,
                      report=NetworkReport(input_lines=len(u)), tiny_component_m=tiny_component_m)

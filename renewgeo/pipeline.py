@@ -8,6 +8,7 @@
                             and every result layer, with their QGIS styles
     OUT/tables/*.csv        tables (UTF-8 with BOM, so Excel shows Chinese text); tables/<analysis>.xlsx
     OUT/rasters/*.tif       grids (Cloud Optimized GeoTIFF)
+    OUT/figures/*.png       charts (renewgeo.plot: the scorecard by category and stage)
     OUT/maps/<project>.html the meeting map (a copy goes to ``maps_dir`` when given)
 
 The folder is written beside ``OUT`` and swapped in whole (:mod:`renewgeo.outputs`): a
@@ -17,26 +18,30 @@ folder at the same time is refused.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from tqdm.auto import tqdm
 
-# the analyses (area, land_release, raster, targets, walkability) register themselves on import, in dependency order
-from renewgeo import area, land_release, outputs, qgis, raster, targets, walkability, webmap  # noqa: F401
+# the analyses (area, land_release, raster, targets, walkability, scorecard) register themselves on import, in dependency order
+from renewgeo import area, land_release, outputs, plot, qgis, raster, targets, walkability, webmap  # noqa: F401
 from renewgeo import io as rio
+from renewgeo import scorecard as _scorecard
 from renewgeo._config import options
-from renewgeo._errors import RenewgeoError, WriteError
-from renewgeo._validate import closest
+from renewgeo._errors import ProjectFileError, RenewgeoError, WriteError
+from renewgeo._validate import closest, visible_text
 from renewgeo._version import __version__
 from renewgeo.analysis import REGISTRY, Analysis, Context, Result, RunResult, closure
-from renewgeo.project import Project
+from renewgeo.project import Project, network_fence
 from renewgeo.settings import Settings
 
-__all__ = ["RESERVED_TABLES", "RunResult", "run_analyses", "run_project", "safe_name", "write_run"]
+__all__ = ["NAME_MAX_BYTES", "RESERVED_TABLES", "RunResult", "run_analyses", "run_project", "safe_name", "scorecard", "unique_file_names",
+           "write_run"]
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +97,8 @@ def run_analyses(
     run = RunResult(project=project, settings=resolved, overrides={**project.overrides, **(overrides or {})})
     order = closure(wanted, project)
     show = options.progress if progress is None else progress
-    with tqdm(total=len(order), desc=f"renewgeo {project.name}", disable=not show, unit="step") as bar:
+    with network_fence(project.allow_network), \
+            tqdm(total=len(order), desc=f"renewgeo {visible_text(project.name)}", disable=not show, unit="step") as bar:
         for name in order:
             bar.set_postfix_str(name)
             _run_one(REGISTRY[name], run)
@@ -123,6 +129,10 @@ def _check(a: Analysis, result: Result, ctx: Context, run: RunResult) -> None:
             raise TypeError(f"analysis {a.name!r}: its columns for {kind!r} are not indexed like ctx.layer({kind!r})")
     taken = {t for r in run.results.values() for t in r.tables} | set(RESERVED_TABLES)
     clash = taken & set(result.tables)
+    mine = sorted(r for r in ctx.project.rasters if any(t.startswith(f"{r}_by_") for t in clash))
+    if mine:  # a [rasters.NAME] of the project's own made the name
+        raise ProjectFileError(f"[rasters.{mine[0]}]: its table {sorted(clash)[0]!r} has the name of a table another analysis writes; "
+                               f"rename the raster, e.g. [rasters.{mine[0]}_raster]")
     if clash:
         raise TypeError(f"analysis {a.name!r} returned tables {sorted(clash)} that another analysis (or the run) already names")
 
@@ -134,18 +144,99 @@ RESERVED_TABLES = ("layers", "validation")  # every run writes these two: the pr
 _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
 
-def safe_name(name: str, *, fallback: str = "project") -> str:
+NAME_MAX_BYTES = 200  # longest file name renewgeo writes, in UTF-8 bytes with its suffix (file systems allow 255)
+
+
+def _short_hash(name: str) -> str:
+    """Eight hex digits that stand for ``name`` (stable from run to run)."""
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def _cut_bytes(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, on a character boundary."""
+    return text.encode("utf-8", "surrogatepass")[:max(limit, 0)].decode("utf-8", "ignore")
+
+
+def safe_name(name: str, *, fallback: str = "project", suffix: str = "", max_bytes: int = NAME_MAX_BYTES) -> str:
     """A file name from any name: letters (Chinese too), digits, ``.-_``; never a path, a hidden or device name.
+
+    Parameters
+    ----------
+    name : str
+        Any text (a project, table or raster name).
+    fallback : str
+        The name when nothing of ``name`` is left.
+    suffix : str
+        Appended after any cut and kept whole (``"_by_zone.csv"``).
+    max_bytes : int
+        The longest result in UTF-8 bytes, ``suffix`` included. A longer name is cut on
+        a character boundary and gets ``-`` and eight hex digits of a hash of the whole
+        name, so two long names that differ only at their ends stay two names.
 
     Examples
     --------
     >>> safe_name("../../etc/passwd"), safe_name("闯创驿 科创园"), safe_name(""), safe_name("con")
     ('etc_passwd', '闯创驿_科创园', 'project', 'con_')
+    >>> long = safe_name("中" * 100, suffix=".html")
+    >>> len(long.encode()) <= 200, long.endswith(".html"), long[-14:-5]
+    (True, True, '-8cc3f6cb')
     """
-    out = re.sub(r"[^\w.-]+", "_", name, flags=re.UNICODE).strip("._-")[:100].strip("._-")
+    out = re.sub(r"[^\w.-]+", "_", name, flags=re.UNICODE).strip("._-")
     if not out:
-        return fallback
-    return f"{out}_" if out.split(".")[0].upper() in _WINDOWS_DEVICES else out
+        out = fallback
+    elif out.split(".")[0].upper() in _WINDOWS_DEVICES:
+        out = f"{out}_"
+    room = max_bytes - len(suffix.encode("utf-8"))
+    if len(out.encode("utf-8")) > room:
+        out = f"{_cut_bytes(out, room - 9).rstrip('._-')}-{_short_hash(name)}"
+    return out + suffix
+
+
+def _table_file(name: str, ext: str) -> str:
+    """The file name of table ``name``: its ``_by_<column>`` ending is kept when a long name is cut."""
+    m = re.fullmatch(r"(.+?)(_by_[A-Za-z0-9_]{1,40})", name)
+    head, tail = (m.group(1), m.group(2)) if m else (name, "")
+    return safe_name(head, fallback="table", suffix=tail + ext) if tail else safe_name(name, fallback="table", suffix=ext)
+
+
+def unique_file_names(wanted: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """File names for one folder, all different also where case is not (Windows, macOS, USB sticks).
+
+    Parameters
+    ----------
+    wanted : mapping of str to str
+        Name (of a table, a grid ...) -> the file name it would get, in writing order.
+
+    Returns
+    -------
+    names : dict of str to str
+        Name -> the file name it gets: a later name whose file name is taken gets
+        ``-`` and eight hex digits of a hash of the name itself before the extension
+        (the same on every run).
+    notes : list of str
+        One per renamed file, naming both names.
+
+    Examples
+    --------
+    >>> unique_file_names({"a b": "a_b.csv", "a_b": "a_b.csv"})
+    ({'a b': 'a_b.csv', 'a_b': 'a_b-648fa9b3.csv'}, ["'a b' and 'a_b' both make the file name a_b.csv; 'a_b' is written to a_b-648fa9b3.csv"])
+    """
+    taken: dict[str, str] = {}  # casefolded file name -> the name that has it
+    out: dict[str, str] = {}
+    notes: list[str] = []
+    for name, file in wanted.items():
+        final = file
+        if final.casefold() in taken:
+            stem, dot, ext = file.rpartition(".") if "." in file else (file, "", "")
+            stem = _cut_bytes(stem, NAME_MAX_BYTES - len(dot + ext) - 9)
+            final = f"{stem}-{_short_hash(name)}{dot}{ext}"
+            n = 2
+            while final.casefold() in taken:  # two names with one hash: not seen in practice
+                final, n = f"{stem}-{_short_hash(name)}-{n}{dot}{ext}", n + 1
+            notes.append(f"{taken[file.casefold()]!r} and {name!r} both make the file name {file}; {name!r} is written to {final}")
+        taken[final.casefold()] = name
+        out[name] = final
+    return out, notes
 
 
 def _jsonable(v: Any) -> Any:
@@ -182,34 +273,62 @@ def _workbooks(run: RunResult) -> dict[str, list[str]]:
     return books
 
 
-def _write_into(run: RunResult, base: Path, show: bool) -> dict[str, Path]:
-    """Every file of a run under ``base`` (a staging folder); returns them by key."""
+def _file_names(run: RunResult, tables: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The file name of every table, workbook and grid (keys as in ``files``), unique per folder, and notes on renamed ones."""
+    folders: dict[str, dict[str, str]] = {"tables": {}, "rasters": {}}
+    for name in tables:  # table names can hold a project's own words ([rasters.NAME] tables)
+        folders["tables"][f"table:{name}"] = _table_file(name, ".csv")
+    for book in _workbooks(run):
+        folders["tables"][f"workbook:{book}"] = safe_name(book, suffix=".xlsx")
+    for name in run.grids:
+        folders["rasters"][f"raster:{name}"] = safe_name(name, fallback="raster", suffix=".tif")
+    names: dict[str, str] = {}
+    notes: list[str] = []
+    for folder, wanted in folders.items():
+        got, msgs = unique_file_names(wanted)
+        names.update({k: f"{folder}/{v}" for k, v in got.items()})
+        notes.extend(re.sub(r"'(table|workbook|raster):", r"\1 '", m).replace("file name ", f"file name {folder}/")
+                     .replace("written to ", f"written to {folder}/") for m in msgs)
+    return names, notes
+
+
+def _write_into(run: RunResult, base: Path, show: bool, say: Callable[[str], None] = log.warning) -> tuple[dict[str, Path], list[str]]:
+    """Every file of a run under ``base`` (a staging folder); returns them by key, and a note per file renamed to stay apart."""
     project = run.project
     tables = {"layers": project.summary(), "validation": project.report.to_frame(), **run.tables}
+    names, notes = _file_names(run, tables)
+    for n in notes:
+        say(n)
     files: dict[str, Path] = {}
-    with tqdm(total=4, desc=f"writing {project.name}", disable=not show, unit="step") as bar:
+    with tqdm(total=4, desc=f"writing {visible_text(project.name)}", disable=not show, unit="step") as bar:
         files["results"] = qgis.write_gpkg(run.output_layers(), base / "results.gpkg", kinds=run.kinds(),
                                            presentations=run.presentations())
         bar.update()
-        for name, t in tables.items():  # table names can hold a project's own words ([rasters.NAME] tables)
-            files[f"table:{name}"] = rio.write_table(t, base / "tables" / f"{safe_name(name, fallback='table')}.csv")
-        for book, names in _workbooks(run).items():
-            files[f"workbook:{book}"] = rio.write_workbook({n: tables[n] for n in names}, base / "tables" / f"{safe_name(book)}.xlsx")
+        for name, t in tables.items():
+            files[f"table:{name}"] = rio.write_table(t, base / names[f"table:{name}"])
+        for book, tnames in _workbooks(run).items():
+            files[f"workbook:{book}"] = rio.write_workbook({n: tables[n] for n in tnames}, base / names[f"workbook:{book}"])
         bar.update()
         for name, grid in run.grids.items():
-            files[f"raster:{name}"] = raster.write_cog(grid, base / "rasters" / f"{safe_name(name, fallback='raster')}.tif")
+            files[f"raster:{name}"] = raster.write_cog(grid, base / names[f"raster:{name}"])
+        for name, png in plot.run_figures(run.tables, lang=run.settings.get(webmap.MapSettings).lang).items():
+            path = base / "figures" / f"{name}.png"  # names from plot.FIGURES: fixed, safe
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(png)
+            files[f"figure:{name}"] = path
         bar.update()
-        files["map"] = webmap.save_map(webmap.meeting_map(project, run), base / "maps" / f"{safe_name(project.name)}.html")
+        files["map"] = webmap.save_map(webmap.meeting_map(project, run), base / "maps" / safe_name(project.name, suffix=".html"))
         bar.update()
-    return files
+    return files, notes
 
 
-def _commit(run: RunResult, staging: outputs.Staging, maps_dir: str | Path | None, show: bool) -> dict[str, Path]:
+def _commit(run: RunResult, staging: outputs.Staging, maps_dir: str | Path | None, show: bool,
+            say: Callable[[str], None] = log.warning) -> dict[str, Path]:
     """Write the run into the staging folder, commit it, copy the map (all with the lock held)."""
     base = staging.path
     try:
-        files = _write_into(run, base, show)
-        final = staging.commit(_manifest(run))
+        files, renamed = _write_into(run, base, show, say)
+        final = staging.commit({**_manifest(run), "renamed_files": renamed})
         out = {k: final / p.relative_to(base) for k, p in files.items()}
         out["manifest"] = final / "manifest.json"
         if maps_dir is not None:
@@ -313,5 +432,77 @@ def run_project(
         for m in msgs:
             say(m)
         run = run_analyses(project, names, overrides=overrides, progress=show)
-        _commit(run, staging, maps_dir, show)
+        _commit(run, staging, maps_dir, show, say)
     return run
+
+
+def scorecard(project: Project, stage: str | None = None) -> _scorecard.ScorecardResult:
+    """Compute a project's Green FTZ scorecard (the ``scorecard`` analysis and what it needs).
+
+    Parameters
+    ----------
+    project : Project
+    stage : str, optional
+        One of :data:`renewgeo.scorecard.STAGE_IDS`; default ``[scorecard] stage`` (unset: all seven).
+
+    Returns
+    -------
+    renewgeo.scorecard.ScorecardResult
+
+    Examples
+    --------
+    >>> import renewgeo as rg
+    >>> sc = rg.scorecard(rg.load_project(rg.datasets.get_path("chuangchuangyi")), stage="completion")
+    >>> list(sc.stages["stage"]), set(sc.table["status"]) <= {"pass", "fail", "unavailable", "not_applicable"}
+    (['completion'], True)
+    """
+    run = run_analyses(project, ["scorecard"], overrides={"scorecard.stage": stage} if stage is not None else None)
+    if "scorecard" not in run.results:
+        raise RenewgeoError(f"no scorecard for project {project.name!r}: {run.skipped.get('scorecard', 'not run')}")
+    r = run.results["scorecard"]
+    return _scorecard.ScorecardResult(project.name, r.tables["scorecard"], r.tables["scorecard_stages"], list(run.notes))
+
+
+def compare_projects(projects: Sequence[Project], out_dir: str | Path, *, stage: str | None = None, wait_s: float = 0.0,
+                     progress: bool | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Path]]:
+    """The scorecards of several projects side by side, written into ``out_dir`` as one unit.
+
+    Writes ``tables/compare.csv`` (one row per indicator, one column per project with its
+    whole-project value; with ``stage``, also each project's status there),
+    ``tables/compare_stages.csv`` (each stage's result per project), ``tables/compare.xlsx``
+    and ``manifest.json``, like a run (staged, locked, swapped in whole).
+
+    Returns
+    -------
+    (values, stages, files)
+        The two tables (:func:`renewgeo.scorecard.compare`) and the files written.
+
+    Raises
+    ------
+    RenewgeoError
+        Fewer than two projects, or a project the scorecard does not apply to.
+    """
+    if len(projects) < 2:
+        raise RenewgeoError(f"compare needs at least two projects, got {len(projects)}")
+    show = options.progress if progress is None else progress
+    cards = []
+    for p in projects:
+        run = run_analyses(p, ["scorecard"], overrides={"scorecard.stage": stage} if stage else None, progress=show)
+        if "scorecard" not in run.results:
+            raise RenewgeoError(f"project {p.name!r} ({p.root}): no scorecard: {run.skipped.get('scorecard', 'not run')}")
+        r = run.results["scorecard"]
+        cards.append(_scorecard.ScorecardResult(p.name, r.tables["scorecard"], r.tables["scorecard_stages"], list(run.notes)))
+    values, stages = _scorecard.compare(cards, stage=stage)
+    with outputs.open_output(Path(out_dir), wait_s=wait_s) as staging:
+        base = staging.path
+        files = {"table:compare": rio.write_table(values, base / "tables" / "compare.csv"),
+                 "table:compare_stages": rio.write_table(stages, base / "tables" / "compare_stages.csv"),
+                 "workbook:compare": rio.write_workbook({"compare": values, "compare_stages": stages}, base / "tables" / "compare.xlsx")}
+        manifest = {"renewgeo_version": __version__, "compare": {
+            "stage": stage,
+            "projects": [{"name": p.name, "title": p.title, "root": str(p.root) if p.root else None, "toml_sha256": p.toml_sha256,
+                          "settings_sha256": p.settings.sha256()} for p in projects]}}
+        final = staging.commit(manifest)
+    out = {k: final / v.relative_to(base) for k, v in files.items()}
+    out["manifest"] = final / "manifest.json"
+    return values, stages, out

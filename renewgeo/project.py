@@ -219,6 +219,9 @@ class Project:
         The ``{"section.key": value}`` overrides applied on top of project.toml.
     toml_sha256 : str or None
         The sha256 of the project.toml file's bytes.
+    allow_network : bool
+        ``[project] allow_network``: layers and rasters may read from the network; when
+        false, runs keep GDAL's network fence up (:func:`network_fence`).
     report : ValidationReport
         Warnings found while loading (errors stop the load).
     """
@@ -243,6 +246,7 @@ class Project:
         rasters: Mapping[str, RasterSpec] | None = None,
         toml_sha256: str | None = None,
         overrides: Mapping[str, Any] | None = None,
+        allow_network: bool = False,
     ) -> None:
         self.name = name
         self.crs = crs
@@ -261,6 +265,7 @@ class Project:
         self.rasters: dict[str, RasterSpec] = dict(rasters or {})
         self.toml_sha256 = toml_sha256
         self.overrides = dict(overrides or {})
+        self.allow_network = allow_network
 
     # ------------------------------------------------------------------ access
     def __getitem__(self, name: str) -> gpd.GeoDataFrame:
@@ -583,18 +588,166 @@ def _parse_specs(layers: Any, report: ValidationReport, tomlfile: str) -> list[L
 _NETWORK = ("/vsicurl", "/vsis3", "/vsigs", "/vsiaz", "/vsiadls", "/vsioss", "/vsiswift", "/vsihdfs", "/vsiwebhdfs",
             "http://", "https://", "ftp://", "s3://", "gs://")
 _ARCHIVES = ("/vsizip/", "/vsigzip/", "/vsitar/", "/vsi7z/", "/vsirar/")
+_STDIN = ("/vsistdin",)  # GDAL would wait for input that never comes
+
+# What a GDAL XML file (a .vrt whatever its name, or a service description) may hold that reaches the network
+_VRT_NETWORK = re.compile(
+    r"/vsi(?:curl|s3|gs|az|adls|oss|swift|hdfs|webhdfs|stdin)"
+    r"|\b(?:https?|ftp|s3|gs|pg|postgresql|mysql|oci|mssql|odbc|wfs|wms|wmts|wcs|couchdb|mongodb|mongodbv3|elasticsearch|es"
+    r"|ngw|eeda|plscenes|carto|amigocloud|csw|oapif|stacit|stacta):",
+    re.IGNORECASE,
+)
+_VRT_ROOTS = (b"<vrtdataset", b"<ogrvrtdatasource")
+# XML files that tell GDAL to fetch from a web service: refused whole
+_SERVICE_ROOTS = (b"<gdal_wms", b"<gdal_wmts", b"<wcs_gdal", b"<ogrwfsdatasource", b"<ogrwfsdataset")
+_VRT_DEPTH = 8
+_VRT_MAX_BYTES = 64 * 2**20
+
+
+@contextlib.contextmanager
+def network_fence(allow_network: bool) -> Any:
+    """GDAL's own fence around reads of a project that does not allow the network.
+
+    Sets ``CPL_VSIL_CURL_ALLOWED_EXTENSIONS`` to an extension no file has while the
+    block runs: GDAL's ``/vsicurl/`` (and the cloud file systems built on it) then
+    refuses every URL without a request, whatever reaches it (a ``.vrt`` nested in an
+    archive, say). The variable is restored afterwards. It is a second fence: sources
+    are checked before reading by :func:`resolve_source`.
+    """
+    key = "CPL_VSIL_CURL_ALLOWED_EXTENSIONS"
+    if allow_network:
+        yield
+        return
+    before = os.environ.get(key)
+    os.environ[key] = ".renewgeo-network-refused"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
+
+
+def _local_bytes(path: str, limit: int) -> bytes | None:
+    """Up to ``limit`` bytes of a local file, or of a member of a local zip (``/vsizip/ARCHIVE/MEMBER``); None otherwise."""
+    import zipfile
+
+    if path.startswith("/vsizip/"):
+        rest = path[len("/vsizip/"):]
+        if rest.startswith("{") and "}" in rest:
+            archive, member = rest[1:].split("}", 1)
+        else:
+            cut = next((i for i in range(len(rest)) if rest[i] == "/" and os.path.isfile(rest[:i])), None)
+            if cut is None:
+                return None
+            archive, member = rest[:cut], rest[cut:]
+        try:
+            with zipfile.ZipFile(archive) as zf, zf.open(member.strip("/")) as fh:
+                return fh.read(limit)
+        except (OSError, KeyError, zipfile.BadZipFile, RuntimeError, ValueError):
+            return None
+    if path.startswith("/vsi") or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(limit)
+    except OSError:
+        return None
+
+
+def _xml_values(text: str) -> list[str]:
+    """Every element text and attribute value of an XML document (what GDAL could take for a file name)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError:
+        return [v.strip() for v in re.findall(r">([^<>]+)<", text) if v.strip()]
+    return [v.strip() for el in root.iter() for v in (el.text, *el.attrib.values()) if v and v.strip()]
+
+
+def _referenced(value: str, folder: str) -> str:
+    """The path ``value`` names in a VRT that lives in ``folder`` (relative names are taken from there, as GDAL does)."""
+    for prefix in ("/vsizip/", ""):
+        if value.startswith(prefix):
+            inner = value[len(prefix):]
+            if inner and not inner.startswith(("/", "{")) and not re.match(r"^\w+:", inner):
+                inner = os.path.join(folder, inner)
+            return prefix + inner
+    return value  # pragma: no cover - the empty prefix always matches
+
+
+def _check_gdal_xml(path: str, *, what: str, root: Path | None, seen: set[str], depth: int = 0) -> bool:
+    """Refuse a VRT (or GDAL service file) that reaches the network, following the files it names; True when one is outside ``root``.
+
+    Raises
+    ------
+    ProjectFileError
+        The file, or a file it names, would make GDAL fetch from the network or read standard input.
+    """
+    head = _local_bytes(path, 4096)
+    if head is None or path in seen:
+        return False
+    seen.add(path)
+    low = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if low.startswith(_SERVICE_ROOTS):
+        raise ProjectFileError(f"{what} reads {path}, a GDAL web-service description: it fetches from the network. A project folder "
+                               "may only read files unless it says so: set allow_network = true under [project] if you trust this source")
+    if not low.startswith(b"<") or not any(r in low for r in _VRT_ROOTS):
+        return False
+    text = (_local_bytes(path, _VRT_MAX_BYTES) or b"").decode("utf-8", "replace")
+    found = _VRT_NETWORK.search(text)
+    if found is not None:
+        hit = found.group(0)
+        raise ProjectFileError(f"{what} reads {path}, a GDAL virtual file (VRT) whose sources reach the network ({hit!r}); a project "
+                               "folder may only read files unless it says so: set allow_network = true under [project] if you trust "
+                               "this source, or point the VRT at local files")
+    if depth >= _VRT_DEPTH:
+        raise ProjectFileError(f"{what} reads {path}, a VRT nested more than {_VRT_DEPTH} deep; point it at the files themselves")
+    folder = os.path.dirname(path[len("/vsizip/"):] if path.startswith("/vsizip/") else path)
+    outside = False
+    for value in _xml_values(text):
+        ref = _referenced(value, folder)
+        if _local_bytes(ref, 1) is None:
+            continue
+        outside |= _outside(ref, root)
+        outside |= _check_gdal_xml(ref, what=what, root=root, seen=seen, depth=depth + 1)
+    return outside
+
+
+def _outside(path: str, root: Path | None) -> bool:
+    """Whether ``path`` (plain or ``/vsizip/``) is outside ``root``, links followed (a link inside pointing out is outside)."""
+    if root is None:
+        return False
+    local = path[len(next((a for a in _ARCHIVES if path.startswith(a)), "")):]
+    if local.startswith("{") and "}" in local:
+        local = local[1:].split("}", 1)[0]
+    top = os.path.realpath(root)
+    return not os.path.realpath(local).startswith(top.rstrip(os.sep) + os.sep)
+
+
+def _where(file: str, source: str) -> str:
+    """``file`` as written, with where it really is when a symbolic link leads elsewhere."""
+    local = source[len(next((a for a in _ARCHIVES if source.startswith(a)), "")):]
+    real = os.path.realpath(local)
+    return f"{file} (a link to {real})" if not local.startswith("/vsi") and real != os.path.abspath(local) else file
 
 
 def resolve_source(file: str, root: Path | None, *, allow_network: bool, what: str) -> tuple[str, bool]:
     """Where a ``file = ...`` of project.toml points, and whether that is outside the project folder.
 
     Relative paths (also inside ``/vsizip/`` and the other archive prefixes) are taken
-    from the project folder; network sources are refused unless ``allow_network``.
+    from the project folder; network sources are refused unless ``allow_network``, and
+    so is a local VRT (or GDAL web-service file) that would reach the network, checked
+    before GDAL opens it, with every file it names. ``/vsistdin/`` is always refused.
+    A path is outside the project folder when its real location is (a symbolic link
+    inside the folder that points elsewhere is outside; so is a VRT naming a file elsewhere).
 
     Raises
     ------
     ProjectFileError
-        A network source without ``[project] allow_network = true``.
+        A network source without ``[project] allow_network = true``, or standard input.
 
     Examples
     --------
@@ -603,6 +756,8 @@ def resolve_source(file: str, root: Path | None, *, allow_network: bool, what: s
     ('/vsizip//p/dem.zip/dem.hgt', False)
     """
     low = file.lower()
+    if any(tok in low for tok in _STDIN):
+        raise ProjectFileError(f"{what} reads {file!r}, standard input, which would wait for ever; name a file instead")
     if any(tok in low for tok in _NETWORK):
         if not allow_network:
             raise ProjectFileError(f"{what} reads {file!r} from the network; a project folder may only read files unless it says so: "
@@ -613,8 +768,11 @@ def resolve_source(file: str, root: Path | None, *, allow_network: bool, what: s
     path = Path(inner)
     if root is not None and not path.is_absolute() and not inner.startswith("/vsi"):
         path = root / path
-    outside = root is not None and not os.path.abspath(path).startswith(os.path.abspath(root) + os.sep)  # as written: ../ and absolute paths
-    return prefix + str(path), outside
+    source = prefix + str(path)
+    outside = _outside(source, root)
+    if not allow_network and prefix in ("", "/vsizip/"):
+        outside |= _check_gdal_xml(source, what=what, root=root, seen=set())
+    return source, outside
 
 
 def _read_spec(spec: LayerSpec, root: Path, allow_network: bool,
@@ -626,6 +784,7 @@ def _read_spec(spec: LayerSpec, root: Path, allow_network: bool,
                 f'layer {spec.name!r} reads PostGIS but has no connection: set dsn = "postgresql://..." or '
                 f'dsn_env = "VAR" under [layers.{spec.name}]' + (f" (variable {spec.dsn_env} is not set)" if spec.dsn_env else "")
             )
+        rio.check_dsn(dsn, what=f"[layers.{spec.name}]", variable=None if spec.dsn else spec.dsn_env, allow_network=allow_network)
         return rio.read_postgis(dsn, table=spec.table, sql=spec.sql, geom_col=spec.geom_col)
     if not spec.file:
         raise ProjectFileError(
@@ -753,6 +912,8 @@ def _empty_filters(targets: Sequence[Target], layers: Mapping[str, gpd.GeoDataFr
 
 
 # ---------------------------------------------------------------------- rasters
+# An "other" raster NAME makes the tables NAME_by_zone and NAME_by_site; these names would take another analysis' tables
+_RASTER_TABLE_STEMS = {"area": "area", "density": "area", "slope": "raster (slope of the dem)", "greenness": "raster (NDVI)"}
 def _parse_rasters(tables: Any, root: Path | None, tomlfile: str | None, report: ValidationReport,
                    allow_network: bool = False) -> dict[str, RasterSpec]:
     """``[rasters.NAME]`` tables: file, band (1), role (dem, red, nir, other; default by name)."""
@@ -767,13 +928,18 @@ def _parse_rasters(tables: Any, root: Path | None, tomlfile: str | None, report:
         report.extend(probs)
         if spec is None:
             continue
+        if spec.role == "other" and str(name) in _RASTER_TABLE_STEMS:
+            report.extend([_err(name, f"an 'other' raster named {name!r} makes the tables {name}_by_zone and {name}_by_site, names "
+                                f"the {_RASTER_TABLE_STEMS[str(name)]} analysis uses for its own tables",
+                                f"rename [rasters.{name}], e.g. [rasters.{name}_raster]", tomlfile, "reserved_name")])
+            continue
         try:
             path, outside = resolve_source(spec.file, root, allow_network=allow_network, what=f"[rasters.{name}]")
         except ProjectFileError as exc:
             report.extend([_err(name, str(exc), "read a file instead, or allow the network", tomlfile, "network_source")])
             continue
         if outside:
-            report.extend([Problem("warning", name, f"reads {path}, outside the project folder", _OUTSIDE_FIX, file=tomlfile,
+            report.extend([Problem("warning", name, f"reads {_where(spec.file, path)}, outside the project folder", _OUTSIDE_FIX, file=tomlfile,
                                    code="outside_project")])
         if not path.startswith("/vsi") and not Path(path).exists():
             report.extend([_err(name, f"raster file {path} does not exist", f"fix file = under [rasters.{name}]", tomlfile, "unreadable")])
@@ -962,6 +1128,7 @@ def _assemble(
         targets=targets, settings=tables.settings, vocabulary={k: list(v) for k, v in dataclasses.asdict(vocab).items() if v},
         sources={s.name: s.source_label for s in specs}, report=report, illustrative=meta.illustrative,
         life_circles=tables.life_circles, rasters=rasters, toml_sha256=toml_sha256, overrides=overrides,
+        allow_network=meta.allow_network,
     )
 
 
@@ -992,13 +1159,20 @@ def _load(path: str | os.PathLike[str], *, repair: bool | None, overrides: Mappi
     if not meta.name:
         meta = dataclasses.replace(meta, name=root.name)
     specs = _parse_specs(doc.get("layers"), report, tomlfile)
+    with network_fence(meta.allow_network):
+        return _load_layers(meta, specs, root=root, tomlfile=tomlfile, report=report, doc=doc, sha=sha, overrides=overrides)
+
+
+def _load_layers(meta: ProjectMeta, specs: Sequence[LayerSpec], *, root: Path, tomlfile: str, report: ValidationReport,
+                 doc: Mapping[str, Any], sha: str | None, overrides: Mapping[str, Any] | None) -> Project:
+    """Read every layer of ``specs`` and assemble the project (inside the network fence)."""
     raw: dict[str, gpd.GeoDataFrame | None] = {}
     for spec in specs:
         if spec.file:
             with contextlib.suppress(ProjectFileError):  # a refused network source is reported by the read below
-                _, outside = resolve_source(spec.file, root, allow_network=meta.allow_network, what=f"[layers.{spec.name}]")
+                source, outside = resolve_source(spec.file, root, allow_network=meta.allow_network, what=f"[layers.{spec.name}]")
                 if outside:
-                    report.extend([Problem("warning", spec.name, f"reads {spec.file}, outside the project folder", _OUTSIDE_FIX,
+                    report.extend([Problem("warning", spec.name, f"reads {_where(spec.file, source)}, outside the project folder", _OUTSIDE_FIX,
                                            file=tomlfile, code="outside_project")])
         dropped: list[rio.DroppedFeatures] = []
         try:

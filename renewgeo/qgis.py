@@ -64,9 +64,21 @@ def _rgba(hex_colour: str, alpha: float = 1.0) -> str:
     return f"{int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{round(255 * min(max(alpha, 0.0), 1.0))}"
 
 
+_XML_WHITESPACE = {ord("\t"): "&#9;", ord("\n"): "&#10;", ord("\r"): "&#13;"}  # kept as they are, not read back as spaces
+
+
 def _x(value: object) -> str:
-    """Text for an XML attribute: every name and value from the data goes through here."""
-    return html.escape(str(value), quote=True)
+    r"""Text for an XML attribute: every name and value from the data goes through here.
+
+    Markup characters are escaped, characters XML 1.0 cannot hold (control characters,
+    lone surrogates, U+FFFE/U+FFFF) become U+FFFD, and tab, LF and CR character references.
+
+    Examples
+    --------
+    >>> _x('a<"b">\x01\n') == "a&lt;&quot;b&quot;&gt;\ufffd&#10;"
+    True
+    """
+    return html.escape(rio.xml_safe(str(value)), quote=True).translate(_XML_WHITESPACE)
 
 
 def _props(**kv: Any) -> str:

@@ -138,7 +138,7 @@ _LINE_COMMON = (
     _NAME,
     _NAME_ZH,
     Column("width_m", "float", min=0, max=200, min_exclusive=True, description="width in metres"),
-    Column("level", "int", min=-10, max=20, description="vertical level (OSM layer); lines on different levels never join"),
+    Column("level", "int", min=-10, max=20, description="vertical level (OSM layer); lines on different levels join only at a shared vertex or an end on the other, never at a bare crossing"),
     Column("bridge", "bool", description="on a bridge"),
     Column("tunnel", "bool", description="in a tunnel"),
     Column("walkable", "bool", description="usable on foot (default true)"),

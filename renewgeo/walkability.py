@@ -3,8 +3,10 @@
 Every distance is measured on the pedestrian network (:mod:`renewgeo.network`), never
 as the crow flies. Origins (buildings) and destinations (amenities, green-space
 entries, points of the axis) are inserted into the graph at their projection on the
-nearest edge, so distances are exact graph distances including the walk to and from
-the network. Searches run in compiled code (:mod:`renewgeo._kernels`).
+nearest ground-level edge (a bridge, tunnel or other level only when nothing on the
+ground is within ``max_snap_m``; ``snap_level`` says which), so distances are exact
+graph distances including the walk to and from the network. Searches run in compiled
+code (:mod:`renewgeo._kernels`).
 
 Distances are given in metres, or in minutes at a walking speed (default 1.0 m/s, the
 GB 50180-2018 convention of 5/10/15 minutes ~ 300/500/1,000 m).
@@ -30,6 +32,7 @@ compute                all of the above for a project, on one attachment (the re
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tomllib
 from collections.abc import Mapping, Sequence, Sized
@@ -158,9 +161,10 @@ def thresholds_m(
 def network_from_project(project: Project, *, snap_m: float | None = None) -> Network:
     """The project's walkable network: paths, axis, corridor and trails, plus walkable plazas.
 
-    ``snap_m`` defaults to ``[walk] network_snap_m``.
+    ``snap_m`` defaults to ``[walk] network_snap_m``. The edges' ``source_layer`` is the
+    project's layer name and ``source_id`` the line's ``id``.
     """
-    layers = [project.layers[n] for n, k in project.kinds.items() if k in NETWORK_KINDS]
+    layers = {n: project.layers[n] for n, k in project.kinds.items() if k in NETWORK_KINDS}
     if not layers:
         raise SchemaError(
             f"project {project.name!r} has no line layer to walk on; add a [layers.paths] layer (streets and footpaths)"
@@ -422,6 +426,26 @@ def _notes(attached: np.ndarray, nearest: np.ndarray, cats: Sequence[str], neare
     return notes
 
 
+def _snap_levels(att: Attached, network: Network, group: str, n: int) -> pd.arrays.IntegerArray:
+    """The level of the edge each point of ``group`` hangs on (0: the ground); NA where not attached."""
+    edge = att.item_edge.get(group, np.full(n, -1, dtype=np.int64))
+    ok = edge >= 0
+    level = network.edges["level"].to_numpy(dtype=np.int64)
+    out = pd.array(np.where(ok, level[np.where(ok, edge, 0)], 0), dtype="Int64")
+    out[~ok] = pd.NA
+    return out
+
+
+def _off_ground_notes(notes: np.ndarray, levels: pd.arrays.IntegerArray, max_snap_m: float) -> np.ndarray:
+    """``notes`` with, first, where a point was attached off the ground because no ground-level path was in reach."""
+    off = np.asarray(levels.fillna(0), dtype=np.int64) != 0
+    out = notes.copy()
+    for i in np.flatnonzero(off):
+        said = f"attached at level {int(levels[i])}: no ground-level path within {max_snap_m:g} m"
+        out[i] = f"{said}; {notes[i]}" if notes[i] else said
+    return out
+
+
 # ------------------------------------------------------------------------ accessibility
 @dataclass(frozen=True, eq=False)
 class AccessibilityResult:
@@ -432,7 +456,7 @@ class AccessibilityResult:
     table : DataFrame
         Indexed like the origins: per category ``c`` and threshold ``t``
         ``{c}_nearest_m``, ``{c}_count_{t}``, ``{c}_gravity_{t}``, ``{c}_linear_{t}``;
-        ``snap_m`` and ``note``.
+        ``snap_m``, ``snap_level`` and ``note``.
     nodes : DataFrame or None
         The same measures at every network node (indexed by node id), with ``nodes=True``.
     categories : list of str
@@ -445,6 +469,9 @@ class AccessibilityResult:
         Origins and amenities farther than this from the network were not attached.
     unattached_amenities, uncategorised_amenities : list of str
         Ids of the amenities left out.
+    off_ground_amenities : list of str
+        Ids of the amenities attached to a bridge, tunnel or other level because no
+        ground-level path lies within ``max_snap_m``.
     """
 
     table: pd.DataFrame
@@ -456,6 +483,7 @@ class AccessibilityResult:
     max_snap_m: float
     unattached_amenities: list[str]
     uncategorised_amenities: list[str]
+    off_ground_amenities: list[str] = dataclasses.field(default_factory=list)
 
 
 def _amenity_search(att: Attached, network: Network, amenities: gpd.GeoDataFrame, categories: Sequence[str] | None,
@@ -527,6 +555,9 @@ def accessibility(
         cityseer) and ``{c}_linear_{t}`` (sum of 1 - d / t); ``snap_m`` (origin to
         network) and ``note`` (why a row has no values). The result also lists the
         categories, thresholds, and the ids of unattached and uncategorised amenities.
+        ``snap_level`` is the level of the path the origin was attached to: 0 (the
+        ground) unless no ground-level path lies within ``max_snap_m``, when it hangs
+        on the nearest bridge, tunnel or other level (and ``note`` says so).
 
     Examples
     --------
@@ -547,11 +578,18 @@ def accessibility(
                                                          "accessibility")
     out = _frame(origins.index, o_node, cats, names, m)
     out["snap_m"] = att.connector_m[ORIGINS]
-    out["note"] = _notes(o_node >= 0, _nearest_at(m.nearest, o_node), cats, nearest_max_m, att.max_snap_m)
+    out["snap_level"] = _snap_levels(att, network, ORIGINS, len(origins))
+    notes = _notes(o_node >= 0, _nearest_at(m.nearest, o_node), cats, nearest_max_m, att.max_snap_m)
+    out["note"] = _off_ground_notes(notes, out["snap_level"].array, att.max_snap_m)
+    a_level = _snap_levels(att, network, AMENITIES, len(amenities)).fillna(0).to_numpy(dtype=np.int64)
+    off_ground = list(_ids(amenities)[a_level != 0])
+    if off_ground:
+        log.info("%d amenit(y/ies) attached off the ground (no ground-level path within %g m): %s", len(off_ground),
+                 att.max_snap_m, ", ".join(off_ground[:20]))
     node_table = _frame(pd.RangeIndex(att.n_base), np.arange(att.n_base), cats, names, m) if nodes else None
     return AccessibilityResult(table=out, nodes=node_table, categories=cats, thresholds_m=[float(t) for t in th], suffixes=names,
                                search_radius_m=radius, max_snap_m=att.max_snap_m, unattached_amenities=unattached,
-                               uncategorised_amenities=uncategorised)
+                               uncategorised_amenities=uncategorised, off_ground_amenities=off_ground)
 
 
 def node_accessibility(
@@ -1063,7 +1101,7 @@ def _network_table(net: Network, acc: AccessibilityResult) -> pd.DataFrame:
         "largest_component_share_pct": 100 * r.largest_component_share, "tiny_components": r.tiny_components,
         "dangling_ends": r.dangling_ends, "endpoints_snapped": r.endpoints_snapped,
         "endpoints_moved_onto_lines": r.endpoints_moved_onto_lines, "zero_length_dropped": len(r.zero_length_dropped),
-        "crossable_polygons": r.polygons_crossable, "chords": r.chords_added,
+        "crossable_polygons": r.polygons_crossable, "chords": r.chords_added, "level_junctions": r.level_junctions,
         "unattached_amenities": ", ".join(acc.unattached_amenities),
     }])
 
@@ -1101,6 +1139,7 @@ def _building_columns(acc: AccessibilityResult, daily: list[str]) -> dict[str, A
     new: dict[str, Any] = {f"walk_{c}": t[c].to_numpy() for c in keep}
     new["daily_dist_m"] = t[[f"{c}_nearest_m" for c in daily]].min(axis=1, skipna=True).to_numpy() if daily else np.nan
     new["walk_snap_m"] = t["snap_m"].to_numpy()
+    new["walk_snap_level"] = t["snap_level"].array
     new["walk_note"] = t["note"].to_numpy()
     return new
 
@@ -1202,6 +1241,10 @@ def _walk_notes(res: Result, acc: AccessibilityResult, new: Mapping[str, Any], b
     if acc.unattached_amenities:
         res.notes.append(f"{len(acc.unattached_amenities)} amenities are farther than {s.max_snap_m:g} m from every path and were "
                          f"left out: {', '.join(acc.unattached_amenities[:10])}")
+    off = int((np.asarray(pd.array(new["walk_snap_level"], dtype="Int64").fillna(0), dtype=np.int64) != 0).sum())
+    if off or acc.off_ground_amenities:
+        res.notes.append(f"{off} of {n} buildings and {len(acc.off_ground_amenities)} amenities have no ground-level path within "
+                         f"{s.max_snap_m:g} m and were attached to a bridge, tunnel or other level (walk_snap_level, walk_note)")
     if not [c for c in s.daily_categories if c in acc.categories]:
         res.notes.append("no amenity is in [walk] daily_categories: daily_dist_m is empty")
 
@@ -1254,7 +1297,7 @@ register(Analysis(
     layer_columns={
         "isochrones": ("origin", "minutes", "distance_m", "reachable_length_m", "area_m2", "area_ha", "buildings", "gfa_m2"),
         "network_nodes": ("node", "degree", "component", "dangling", "daily_dist_m", "walk_*"),
-        "network_edges": ("u", "v", "length_m", "level", "kind"),
+        "network_edges": ("u", "v", "length_m", "level", "kind", "source_layer", "source_id"),
         "axis_gaps": ("from_piece", "to_piece", "gap_m"),
     },
     layers={

@@ -85,6 +85,12 @@ _UI: dict[str, tuple[str, str]] = {  # the map's own words (no layer names: thos
     "buildings_pass": ("建筑达标", "buildings pass"),
     "why": ("主要缺少", "mostly lacking"),
     "of_met": ("项达标", "met"),
+    "scorecard": ("绿色自贸指标", "Green FTZ scorecard"),
+    "stages_pass": ("个审批阶段通过", "approval stages pass"),
+    "stage_pass": ("通过", "pass"),
+    "stage_fail": ("未通过", "fail"),
+    "blocked_by": ("未达标指标", "blocked by"),
+    "counts": ("达标/未达标/缺数据", "pass/fail/no data"),
 }
 # url, attribution, subdomains, the host the Content-Security-Policy lets images come from
 _TILES = {
@@ -497,12 +503,13 @@ def _legend_html(drawn: list[_Drawn], lang: Lang) -> str:
             f"{body}</details>")
 
 
-def _title_html(project: Project, ledger: pd.DataFrame | None, circles: pd.DataFrame | None, lang: Lang, title: str | None) -> str:
+def _title_html(project: Project, ledger: pd.DataFrame | None, circles: pd.DataFrame | None, lang: Lang, title: str | None,
+                stages: pd.DataFrame | None = None) -> str:
     """The title panel: the project's title and the key figures of the targets ledger of the run."""
     names = {"zh": project.title_zh or project.title, "en": project.title,
              "zh+en": f"{project.title_zh} {project.title}" if project.title_zh else project.title}
     note = f"<div><i>{_h(_t('illustrative', lang))}</i></div>" if project.illustrative else ""
-    rows = _targets_html(ledger, lang) + _life_circles_html(circles, lang)
+    rows = _targets_html(ledger, lang) + _life_circles_html(circles, lang) + _scorecard_html(stages, lang)
     return f"<div class='renewgeo-panel renewgeo-title' id='renewgeo-title'><h1>{_h(title or names[lang])}</h1>{note}{rows}</div>"
 
 
@@ -564,6 +571,26 @@ def _life_circles_html(circles: pd.DataFrame | None, lang: Lang) -> str:
         rows += (f"<tr><td>{_h(styles.value_label(str(r['circle']), lang))}</td>"
                  f"<td style='text-align:right'>{_pct(float(r['buildings_pass_pct']))} {_h(_t('buildings_pass', lang))}{why_html}</td></tr>")
     return f"<details open><summary>{_h(_t('life_circles', lang))}</summary><table>{rows}</table></details>"
+
+
+def _scorecard_html(stages: pd.DataFrame | None, lang: Lang, *, blocking_shown: int = 3) -> str:
+    """The scorecard's approval stages, folded: pass or fail, the counts, and the first indicators that block each."""
+    if stages is None or not len(stages) or "stage_passes" not in stages.columns:
+        return ""
+    rows = ""
+    for r in stages.to_dict("records"):
+        name = styles.text((str(r.get("name_zh") or r["stage"]), str(r.get("name_en") or r["stage"])), lang)
+        ok = bool(r["stage_passes"])
+        block = [b for b in str(r.get("blocking") or "").split("; ") if b and b != "nan"]
+        more = f" +{len(block) - blocking_shown}" if len(block) > blocking_shown else ""
+        why = (f"<tr><td colspan='3' style='white-space:normal;overflow-wrap:anywhere;padding-left:1em'><small>"
+               f"{_h(_t('blocked_by', lang))}: {_h(', '.join(block[:blocking_shown]))}{more}</small></td></tr>") if block else ""
+        rows += (f"<tr><td>{_h(name)}</td><td style='text-align:right'>{int(r['pass'])}/{int(r['fail'])}/{int(r['unavailable'])}</td>"
+                 f"<td class='renewgeo-{'met' if ok else 'short'}'>{_h(_t('stage_pass' if ok else 'stage_fail', lang))}</td></tr>{why}")
+    n_ok = int(stages["stage_passes"].astype(bool).sum())
+    head = f"<tr><td></td><td style='text-align:right'><small>{_h(_t('counts', lang))}</small></td><td></td></tr>"
+    return (f"<details><summary>{_h(_t('scorecard', lang))}: {n_ok} / {len(stages)} {_h(_t('stages_pass', lang))}</summary>"
+            f"<table>{head}{rows}</table></details>")
 
 
 def _panel_css() -> str:
@@ -799,7 +826,8 @@ def meeting_map(
         if d.group is not None:
             d.group.add_to(m)
     root = cast(Figure, m.get_root())
-    head = _title_html(project, _table(results, "targets"), _table(results, "life_circles"), opts.lang, title)
+    head = _title_html(project, _table(results, "targets"), _table(results, "life_circles"), opts.lang, title,
+                       _table(results, "scorecard_stages"))
     root.html.add_child(Element(f"<div class='renewgeo-side'>{head}"
                                 f"{_legend_html(drawn, opts.lang)}</div>"), name="renewgeo_panels")
     m.add_child(_Script(_controls_js(m.get_name(), opts.lang)))

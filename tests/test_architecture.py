@@ -24,8 +24,8 @@ RANKS = {
     "settings": 2, "io": 2, "datasets": 2,
     "project": 3,
     "analysis": 4, "network": 4,
-    "raster": 5, "area": 5, "land_release": 5, "walkability": 5, "targets": 5,   # analyses
-    "webmap": 6, "qgis": 6, "outputs": 6,                                         # deliverables
+    "raster": 5, "area": 5, "land_release": 5, "walkability": 5, "targets": 5, "scorecard": 5,  # analyses
+    "webmap": 6, "qgis": 6, "outputs": 6, "plot": 6,                                         # deliverables
     "pipeline": 7,                                                                 # runs
     "cli": 8, "__init__": 8, "__main__": 9,
 }

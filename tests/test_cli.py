@@ -76,3 +76,36 @@ def test_info_pbf(shared_data):
     r = run("info", str(shared_data / "osm" / "porto_downtown.osm.pbf"))
     assert r.returncode == 0
     assert "layer multipolygons: MultiPolygon" in r.stdout and "CRS EPSG:4326" in r.stdout
+
+
+def test_names_from_a_project_cannot_drive_the_terminal(tmp_path, sample_path):
+    """name = "x\\u001b]0;PWNED\\u0007..." was printed raw: an escape sequence retitled (or recoloured) the user's terminal."""
+    import json
+
+    proj = tmp_path / "p"
+    shutil.copytree(sample_path, proj)
+    evil = "x\u001b]0;PWNED\u0007\u001b[2J\u009b31m\r\u202eevil"
+    toml = (proj / "project.toml").read_text(encoding="utf-8").replace('name = "chuangchuangyi"', f"name = {json.dumps(evil)}")
+    toml += f'\n[layers.{json.dumps("gone" + evil)}]\nkind = "trails"\nfile = {json.dumps("missing" + evil + ".gpkg")}\n'
+    (proj / "project.toml").write_text(toml, encoding="utf-8")
+    r = run("validate", str(proj))
+    assert r.returncode == 2 and "gone" in r.stdout
+    # the report, the error and the file list show the characters as escapes, never as themselves
+    (proj / "project.toml").write_text(toml.split("\n[layers.\"gone")[0], encoding="utf-8")
+    done = run("run", str(proj), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr[-1000:]
+    for out in (r.stdout + r.stderr, done.stdout + done.stderr):
+        assert not any(c in out for c in "\x1b\x07\x9b\u202e"), repr(out[-300:])  # (text mode reads a CR as a newline)
+    assert "x\\x1b]0;PWNED\\x07\\x1b[2J\\x9b31m\\x0d\\u202eevil done" in done.stdout
+    assert "\\x1b]0;PWNED" in r.stdout
+
+
+def test_every_print_of_the_command_line_goes_through_one_helper():
+    """A new print() that bypasses the helper would print names raw again."""
+    import ast
+
+    import renewgeo.cli as cli_module
+
+    tree = ast.parse(Path(cli_module.__file__).read_text(encoding="utf-8"))
+    prints = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"]
+    assert len(prints) == 1  # the one inside _echo

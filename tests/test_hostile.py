@@ -27,6 +27,9 @@ def sample_copy(tmp_path: Path, change: dict[str, object] | None = None) -> Path
     d = tmp_path / "p"
     d.mkdir()
     shutil.copy(SAMPLE / "project.toml", d)
+    for f in SAMPLE.iterdir():  # files project.toml names besides the layers (indicator inputs ...)
+        if f.is_file() and f.suffix.lower() in (".csv", ".toml") and not (d / f.name).exists():
+            shutil.copy(f, d)
     for name in gpd.list_layers(SAMPLE / "chuangchuangyi.gpkg")["name"]:
         g = gpd.read_file(SAMPLE / "chuangchuangyi.gpkg", layer=name)
         if change and name in change:
@@ -246,3 +249,177 @@ def test_known_payloads_as_every_name_reach_the_browser(browser_ok, tmp_path):  
 def test_random_names_through_run_open_in_the_browser(browser_ok, tmp_path_factory, layer, column, category, project):  # noqa: F811
     """Random Unicode (and known payloads) as layer, column, category and project names: the map opens, no script runs."""
     _run_and_open(tmp_path_factory.mktemp("fuzz"), layer, column, category, project)
+
+
+# ------------------------------------------------------------ issue 13 audit: GDAL files that reach the network, links that lead out
+@pytest.fixture
+def listener():
+    """A local HTTP server that answers 404 and records every request line (a request is a network fetch)."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    hits: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            c.settimeout(3)
+            try:
+                hits.append(c.recv(300).split(b"\r\n")[0])
+                c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            except OSError:
+                pass
+            c.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield srv.getsockname()[1], hits
+    srv.close()
+
+
+def _raster_vrt(source: str) -> str:
+    return (f'<VRTDataset rasterXSize="10" rasterYSize="10"><SRS>EPSG:4549</SRS><GeoTransform>518000, 10, 0, 3985000, 0, -10'
+            f'</GeoTransform><VRTRasterBand dataType="Float32" band="1"><SimpleSource><SourceFilename relativeToVRT="1">{source}'
+            '</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand></VRTDataset>')
+
+
+def test_a_vrt_that_reaches_the_network_is_refused_before_gdal_opens_it(tmp_path, listener):
+    """A dem.vrt whose SourceFilename was /vsicurl/http://... made `renewgeo run` fetch the URL."""
+    import zipfile
+
+    port, hits = listener
+    path = sample_copy(tmp_path)
+    url = f"/vsicurl/http://127.0.0.1:{port}/exfil?who=planner"
+    (path / "dem.vrt").write_text(_raster_vrt(url), encoding="utf-8")
+    (path / "outer.vrt").write_text(_raster_vrt("dem.vrt"), encoding="utf-8")  # one VRT naming another
+    (path / "looks_like.tif").write_text(_raster_vrt(url), encoding="utf-8")  # GDAL knows a VRT by its content, not its name
+    (path / "pts.vrt").write_text('<OGRVRTDataSource><OGRVRTLayer name="p"><SrcDataSource>PG:host=db.example.com dbname=x'
+                                  '</SrcDataSource></OGRVRTLayer></OGRVRTDataSource>', encoding="utf-8")
+    (path / "wms.xml").write_text(f"<GDAL_WMS><Service name='WMS'><ServerUrl>http://127.0.0.1:{port}/wms</ServerUrl></Service>"
+                                  "</GDAL_WMS>", encoding="utf-8")
+    with zipfile.ZipFile(path / "bundle.zip", "w") as zf:
+        zf.writestr("inner/dem.vrt", _raster_vrt(url))
+    rasters = {"a": "dem.vrt", "b": "outer.vrt", "c": "looks_like.tif", "d": "wms.xml", "e": "/vsizip/bundle.zip/inner/dem.vrt",
+               "f": "/vsistdin/"}
+    toml = (path / "project.toml").read_text(encoding="utf-8") + "".join(
+        f'\n[rasters.r{k}]\nfile = "{v}"\nrole = "other"\n' for k, v in rasters.items())
+    toml += '\n[layers.pts]\nkind = "amenities"\nfile = "pts.vrt"\n'
+    (path / "project.toml").write_text(toml, encoding="utf-8")
+    report = rg.validate_project(path)
+    refused = {p.layer: p.message for p in report.errors}
+    assert set(refused) == {"ra", "rb", "rc", "rd", "re", "rf", "pts"}, refused
+    assert all("allow_network = true" in m for k, m in refused.items() if k != "rf"), refused
+    assert "'/vsicurl'" in refused["ra"] and "'PG:'" in refused["pts"] and "web-service" in refused["rd"]
+    assert "standard input" in refused["rf"]
+    r = cli("run", str(path), "--out", str(tmp_path / "out"), "--quiet")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert hits == []  # nothing was fetched, by validate or by run
+    # a project that allows the network may read them (the check is not run)
+    from renewgeo.project import resolve_source
+
+    assert resolve_source("dem.vrt", path, allow_network=True, what="[rasters.a]") == (str(path / "dem.vrt"), False)
+    # a VRT of local files is fine
+    (path / "ok.vrt").write_text(_raster_vrt("local.tif"), encoding="utf-8")
+    assert resolve_source("ok.vrt", path, allow_network=False, what="[rasters.a]") == (str(path / "ok.vrt"), False)
+
+
+def test_gdal_network_fence_stops_vsicurl_wherever_it_comes_from(listener):
+    """The second fence: while a project that does not allow the network runs, GDAL's /vsicurl/ makes no request."""
+    import pyogrio
+
+    from renewgeo.project import network_fence
+
+    port, hits = listener
+    with network_fence(False), pytest.raises(Exception, match="does not exist|not recognized"):
+        pyogrio.read_info(f"/vsicurl/http://127.0.0.1:{port}/a.geojson")
+    assert hits == []
+    assert "CPL_VSIL_CURL_ALLOWED_EXTENSIONS" not in __import__("os").environ  # restored afterwards
+
+
+def test_a_link_inside_the_project_that_points_out_is_listed_as_outside(tmp_path):
+    """The outside check took the path as written: a symlink in the folder to a file elsewhere passed as inside."""
+    path = sample_copy(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(path / "chuangchuangyi.gpkg", elsewhere / "secret.gpkg")
+    (path / "linked.gpkg").symlink_to(elsewhere / "secret.gpkg")
+    (path / "far.vrt").write_text(_raster_vrt(str(elsewhere / "dem.tif")), encoding="utf-8")
+    (elsewhere / "dem.tif").write_bytes(b"II*\x00")
+    toml = (path / "project.toml").read_text(encoding="utf-8") + textwrap.dedent("""
+        [layers.linked]
+        kind = "trails"
+        file = "linked.gpkg"
+        layer = "trails"
+        """)
+    (path / "project.toml").write_text(toml, encoding="utf-8")
+    p = rg.load_project(path)
+    outside = [w for w in p.report.warnings if w.code == "outside_project"]
+    assert [w.layer for w in outside] == ["linked"] and str(elsewhere / "secret.gpkg") in outside[0].message
+    from renewgeo.project import resolve_source
+
+    assert resolve_source("far.vrt", path, allow_network=False, what="[rasters.x]")[1] is True  # a VRT naming a file elsewhere
+
+
+# ------------------------------------------------------------ issue 13 audit: names that make the same file, or none
+def test_raster_names_that_make_one_file_name_all_get_files(tmp_path):
+    """Rasters "a b" and "a_b" both wrote tables/a_b_by_zone.csv (the manifest listed files that did not exist); 100-character
+    names lost _by_zone so two tables became one file; a project name of 100 Chinese characters (300 bytes) failed to write."""
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    path = sample_copy(tmp_path)
+    w, s, e, n = gpd.read_file(path / "chuangchuangyi.gpkg", layer="site").total_bounds
+    transform = Affine((e - w + 100) / 20, 0, w - 50, 0, -(n - s + 100) / 20, n + 50)
+    with rasterio.open(path / "r.tif", "w", driver="GTiff", width=20, height=20, count=1, dtype="float32", crs="EPSG:4549",
+                       transform=transform) as ds:
+        ds.write(np.ones((20, 20), "float32"), 1)
+    names = ["a b", "a_b", "A_B", "r" * 120, "r" * 119 + "s"]
+    toml = (path / "project.toml").read_text(encoding="utf-8").replace('name = "chuangchuangyi"', f'name = "{"中" * 100}"')
+    toml += "".join(f'\n[rasters.{json.dumps(nm)}]\nfile = "r.tif"\nrole = "other"\n' for nm in names)
+    (path / "project.toml").write_text(toml, encoding="utf-8")
+    out = tmp_path / "out"
+    r = cli("run", str(path), "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert all((out / f).is_file() for f in manifest["files"])
+    assert all(len(Path(f).name.encode()) <= 200 for f in manifest["files"])
+    per_raster = [f for f in manifest["files"] if f.startswith("tables/") and f.endswith(".csv") and
+                  any(f[len("tables/"):].lower().startswith(x) for x in ("a_b", "rrr"))]
+    assert len(per_raster) == 2 * len(names)  # every table its own file, _by_zone / _by_site kept
+    assert sum("_by_zone" in f for f in per_raster) == len(names)
+    assert len(manifest["renamed_files"]) == 4  # a_b and A_B for zones and sites
+    assert "table 'a b_by_zone' and table 'a_b_by_zone' both make the file name tables/a_b_by_zone.csv" in r.stderr
+    maps = list((out / "maps").iterdir())
+    assert len(maps) == 1 and maps[0].name.startswith("中" * 50) and maps[0].suffix == ".html"
+
+
+def test_a_raster_named_like_another_analysis_table_is_a_clear_error(tmp_path):
+    """[rasters.area] made a table area_by_zone that the area analysis writes too: "unexpected error (TypeError). This is a bug"."""
+    path = sample_copy(tmp_path)
+    toml = (path / "project.toml").read_text(encoding="utf-8") + '\n[rasters.area]\nfile = "r.tif"\nrole = "other"\n'
+    (path / "project.toml").write_text(toml, encoding="utf-8")
+    (path / "r.tif").write_bytes(b"")
+    report = rg.validate_project(path)
+    assert [(p.layer, p.code) for p in report.errors] == [("area", "reserved_name")]
+    assert "rename [rasters.area]" in report.errors[0].fix
+    r = cli("validate", str(path))
+    assert r.returncode == 2 and "This is a bug" not in r.stdout + r.stderr
+
+
+def test_safe_name_limits_bytes_keeps_the_suffix_and_stays_apart():
+    from renewgeo.pipeline import safe_name, unique_file_names
+
+    a, b = safe_name("x" * 300, suffix="_by_zone.csv"), safe_name("x" * 299 + "y", suffix="_by_zone.csv")
+    assert a != b and a.endswith("_by_zone.csv") and len(a.encode()) <= 200
+    cjk = safe_name("中" * 100, suffix=".html")
+    assert len(cjk.encode()) <= 200 and cjk.encode().decode() == cjk and cjk == safe_name("中" * 100, suffix=".html")
+    names, notes = unique_file_names({"a b": "a_b.csv", "a_b": "a_b.csv", "A_B": "A_B.csv", "c": "c.csv"})
+    assert len({v.casefold() for v in names.values()}) == 4 and names["a b"] == "a_b.csv" and names["c"] == "c.csv"
+    assert len(notes) == 2 and "'a b' and 'a_b'" in notes[0]
+    assert unique_file_names({"a b": "a_b.csv", "a_b": "a_b.csv"}) == unique_file_names({"a b": "a_b.csv", "a_b": "a_b.csv"})

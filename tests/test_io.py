@@ -651,3 +651,96 @@ def test_control_characters_reach_a_workbook_as_a_visible_mark(tmp_path):
     ws = openpyxl.load_workbook(path).active
     assert [c.value for c in ws["A"]] == ["zone\ufffd", "a\ufffdb", "\ufffd", None, "ok"]
     assert [c.value for c in ws["B"]][1:] == [1, 2, 3, 4]
+
+
+# ------------------------------------------------------------ issue 13 audit: sheet names, PostGIS hosts, secrets, timeouts
+def test_sheet_names_never_hold_control_characters_or_end_in_a_quote(tmp_path):
+    """A raster named "dem\\x01x" made a workbook Excel and openpyxl refuse; "a"*30 + "'xyz" made a name ending in "'"."""
+    import openpyxl
+
+    names = ["dem\x01x", "a" * 30 + "'xyz", "b" * 29 + "'''c", "tab\there\n", "\x1b[31mred", "DEM_x", "'", "x\x85\u2028y", "😀" * 20]
+    wb = openpyxl.load_workbook(rio.write_workbook({n: pd.DataFrame({"v": [i]}) for i, n in enumerate(names)}, tmp_path / "c.xlsx"))
+    got = wb.sheetnames
+    assert len(got) == len(names) and len({n.casefold() for n in got}) == len(names)
+    for n in got:
+        assert 0 < len(n.encode("utf-16-le")) // 2 <= 31 and n[0] != "'" and n[-1] != "'"
+        assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in n), repr(n)
+    assert got[0] == "dem_x" and got[5] == "DEM_x~2"  # Excel compares without case
+    assert [wb[n]["A2"].value for n in got] == list(range(len(names)))
+
+
+def _no_connection(*args, **kwargs):
+    raise AssertionError("renewgeo tried to connect")
+
+
+def _pg_project(tmp_path, layer_toml: str, *, allow: bool = False) -> object:
+    (tmp_path / "project.toml").write_text(f'[project]\nname="pg"\nallow_network = {str(allow).lower()}\n' + layer_toml, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("dsn", [
+    "postgresql://planner@db.example.com/planning",
+    "postgresql://planner@192.0.2.10:5432/planning",
+    "postgresql://planner@[2001:db8::1]:5432/planning",
+    "postgresql://planner@localhost/planning?host=db.example.com",
+    "postgresql://planner@/planning?hostaddr=192.0.2.10",
+    "postgresql://planner@localhost/planning?service=prod",
+])
+def test_a_postgis_server_on_another_machine_is_refused_before_connecting(tmp_path, monkeypatch, dsn):
+    """validate connected to any server a project named, and libpq handed it the user's PGPASSWORD."""
+    monkeypatch.setattr(rio, "_engine", _no_connection)
+    monkeypatch.setenv("PGPASSWORD", "pg-secret-from-env")
+    path = _pg_project(tmp_path, f'[layers.parcels]\nkind = "sites"\ntable = "public.parcels"\ndsn = "{dsn}"\n')
+    report = rg.validate_project(path)
+    assert [p.layer for p in report.errors] == ["parcels"]
+    msg = report.errors[0].message
+    assert "on another machine" in msg and "allow_network = true under [project]" in msg and "[layers.parcels]" in msg
+    # the same URL from a variable: the variable is named, not the server
+    monkeypatch.setenv("RENEWGEO_TEST_REMOTE", dsn)
+    path = _pg_project(tmp_path, '[layers.parcels]\nkind = "sites"\ntable = "public.parcels"\ndsn_env = "RENEWGEO_TEST_REMOTE"\n')
+    msg = rg.validate_project(path).errors[0].message
+    assert "named in variable RENEWGEO_TEST_REMOTE" in msg and "example.com" not in msg and "192.0.2" not in msg
+
+
+def test_allow_network_lets_a_project_reach_another_server(tmp_path, monkeypatch):
+    tried = []
+
+    def engine(dsn, error=rg.ReadError):
+        tried.append(dsn)
+        raise rg.ReadError("no server here (test)")
+
+    monkeypatch.setattr(rio, "_engine", engine)
+    path = _pg_project(tmp_path, '[layers.parcels]\nkind = "sites"\ntable = "p"\ndsn = "postgresql://u@db.example.com/x"\n', allow=True)
+    assert "no server here" in rg.validate_project(path).errors[0].message and tried == ["postgresql://u@db.example.com/x"]
+    for local in ("postgresql://u@localhost/x", "postgresql://u@127.0.0.2:5/x", "postgresql://u@[::1]/x", "postgresql:///x",
+                  "postgresql://u@/x?host=/run/postgresql"):
+        rio.check_dsn(local, what="[layers.parcels]")  # this machine: allowed without allow_network
+
+
+@pytest.mark.parametrize("value", ["ghp_S3cr3tT0kenValue", "abc://user:ghp_S3cr3tT0kenValue@host/db", "postgresql://h:1/"])
+def test_a_dsn_env_value_that_is_no_database_url_is_never_shown(tmp_path, monkeypatch, value):
+    """dsn_env = "SECRET_TOKEN" printed the token in the "is not a database URL" message."""
+    monkeypatch.setattr(rio, "_engine", _no_connection)
+    monkeypatch.setenv("SECRET_TOKEN", value)
+    path = _pg_project(tmp_path, '[layers.leak]\nkind = "zones"\ntable = "x"\ndsn_env = "SECRET_TOKEN"\n')
+    msg = rg.validate_project(path).errors[0].message
+    assert "variable SECRET_TOKEN" in msg and "postgresql://user:password@host:5432/database" in msg
+    assert "S3cr3t" not in msg and value not in msg
+
+
+@pytest.mark.postgis
+def test_postgis_on_this_machine_loads_and_a_hanging_query_is_cancelled(postgis_dsn, layer, tmp_path, monkeypatch):
+    """pg_sleep in sql hung validate; the statement timeout cancels it on the server."""
+    import time
+
+    rio.write_postgis(layer, postgis_dsn, "local_pg", if_exists="replace")
+    as_localhost = postgis_dsn.replace("@127.0.0.1:", "@localhost:")
+    monkeypatch.setenv("RENEWGEO_TEST_PG", as_localhost)
+    path = _pg_project(tmp_path, '[layers.buildings]\ntable = "public.local_pg"\ndsn_env = "RENEWGEO_TEST_PG"\n')
+    assert len(rg.load_project(path)["buildings"]) == 3  # localhost and 127.0.0.1 need no allow_network
+    monkeypatch.setattr(rio, "STATEMENT_TIMEOUT_S", 0.5)
+    start = time.monotonic()
+    with pytest.raises(rg.ReadError, match="statement timeout"):
+        rio.read_postgis(postgis_dsn, sql="SELECT pg_sleep(30) AS s, NULL::geometry AS geom")
+    assert time.monotonic() - start < 10
+    assert rio.STATEMENT_TIMEOUT_S == 0.5 and rio.read_postgis.__doc__ and "statement_timeout" in rio.read_postgis.__doc__

@@ -384,12 +384,16 @@ def test_a_repaired_polygon_with_a_tail_takes_its_polygon():
 
 
 # ----------------------------------------------------------------------------- properties
+def _mm(lo: float, hi: float):
+    """Coordinates as a cadastre holds them: to the millimetre (no 1e-260 m denormals, which only exercise GEOS' float underflow)."""
+    return st.floats(lo, hi).map(lambda v: round(v, 3))
+
+
 def _poly_strategy(max_size: float):
     return st.one_of(
-        st.tuples(st.floats(0, 400), st.floats(0, 400), st.floats(5, max_size), st.floats(5, max_size)).map(
-            lambda t: ("box", t)),
-        st.tuples(st.floats(0, 400), st.floats(0, 400), st.floats(5, max_size)).map(lambda t: ("bow", t)),  # invalid
-        st.lists(st.tuples(st.floats(0, max_size), st.floats(0, max_size)), min_size=3, max_size=7).map(lambda t: ("hull", t)),
+        st.tuples(_mm(0, 400), _mm(0, 400), _mm(5, max_size), _mm(5, max_size)).map(lambda t: ("box", t)),
+        st.tuples(_mm(0, 400), _mm(0, 400), _mm(5, max_size)).map(lambda t: ("bow", t)),  # invalid
+        st.lists(st.tuples(_mm(0, max_size), _mm(0, max_size)), min_size=3, max_size=7).map(lambda t: ("hull", t)),
     )
 
 

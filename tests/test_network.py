@@ -113,3 +113,113 @@ def test_network_from_arrays_without_repair():
     assert set(net.edges["kind"]) == {"line"} and set(net.edges["level"]) == {0}
     with pytest.raises(rg.CRSError, match="degrees"):
         network_from_arrays(xy, np.array([0]), np.array([1]), crs=4326)
+
+
+# ------------------------------------------------------------------------ levels (issue 12)
+@pytest.mark.parametrize("cols", [{"level": [0, -1]}, {"bridge": [False, True]}, {"tunnel": [False, True]}])
+def test_a_line_on_another_level_joins_at_a_shared_vertex(cols):
+    """In OSM a shared node is a junction whatever the levels: the tunnel ends on the street's middle vertex."""
+    g = gpd.GeoDataFrame(cols, geometry=[shapely.LineString([(0, 0), (50, 0), (100, 0)]),
+                                         shapely.LineString([(50, 0), (50, -60)])], crs=32632)
+    net = build_network(g)
+    assert net.report.components == 1 and net.report.level_junctions == 1
+    assert sorted(net.edges["length_m"].round(6)) == [50.0, 50.0, 60.0]
+    assert net.nodes.loc[net.nodes.geometry.geom_equals(shapely.Point(50, 0)), "degree"].tolist() == [3]
+
+
+def test_levels_join_at_shared_middle_vertices_and_at_ends_on_a_line():
+    # a bridge and a street sharing a middle vertex of both; a ramp ending on the street's segment (no vertex there)
+    g = lines([(0, 0), (50, 0), (100, 0)], [(50, -50), (50, 0), (50, 50)], [(80, 0), (80, -30)], level=[0, 1, -1])
+    net = build_network(g)
+    assert net.report.components == 1 and net.report.level_junctions == 2
+    assert net.report.edges == 3 + 2 + 1  # street cut at 50 and 80; bridge cut at 50; the ramp whole
+    deg = dict(zip(map(tuple, shapely.get_coordinates(net.nodes.geometry.values)), net.nodes["degree"], strict=True))
+    assert deg[(50.0, 0.0)] == 4 and deg[(80.0, 0.0)] == 3
+    # the same geometry without a shared vertex: the bridge passes over, only its ends meet anything
+    over = lines([(0, 0), (100, 0)], [(50, -50), (50, 50)], level=[0, 1])
+    assert build_network(over).report.components == 2 and build_network(over).report.level_junctions == 0
+
+
+def test_a_junction_across_levels_is_not_snapped_away():
+    """A street ending where a bridge starts (a shared OSM node) stays joined to it, though a footway
+    passes 0.3 m away (under the bridge): the end is a junction, not a near miss to snap onto the footway."""
+    g = lines([(0, 0), (100, 0)], [(100, 0), (200, 0)], [(100.3, -50), (100.3, 50)], level=[0, 1, 0])
+    net = build_network(g)
+    assert net.report.endpoints_moved_onto_lines == 0
+    assert net.report.components == 2  # street + bridge; the footway under the bridge on its own
+    street_end = net.nodes[net.nodes.geometry.geom_equals(shapely.Point(100, 0))]
+    assert street_end["degree"].tolist() == [2]
+
+
+def test_edges_carry_their_source():
+    street = lines([(0, 0), (100, 0)], [(50, -50), (50, 50)], id=["w1", "w2"])
+    trail = gpd.GeoDataFrame(geometry=[shapely.LineString([(100, 0), (200, 0)])], index=[7], crs=CRS)
+    plaza = gpd.GeoDataFrame({"id": ["p9"], "walkable": [True]}, geometry=[shapely.box(200, -20, 240, 20)], crs=CRS)
+    net = build_network({"streets": street, "trails": trail}, walkable_polygons=plaza)
+    e = net.edges
+    # each edge lies on the line it names (shapely, not renewgeo, says so)
+    src = {("streets", "w1"): street.geometry[0], ("streets", "w2"): street.geometry[1], ("trails", "7"): trail.geometry[7]}
+    for geom, layer, sid, kind in zip(e.geometry, e["source_layer"], e["source_id"], e["kind"], strict=True):
+        if layer == "walkable_polygons":
+            assert sid == "p9" and kind in ("outline", "chord") and plaza.geometry[0].buffer(1e-6).covers(geom)
+        else:
+            assert src[(layer, sid)].buffer(1e-6).covers(geom)
+    assert (e["source_id"] == "w1").sum() == 2 and (e["source_id"] == "w2").sum() == 2
+    assert set(build_network([street, trail]).edges["source_layer"]) == {"lines[0]", "lines[1]"}
+    assert set(build_network(trail).edges["source_id"]) == {"7"}
+    xy = np.array([(0, 0), (100, 0), (100, 100)], dtype=float)
+    arr = network_from_arrays(xy, np.array([0, 1]), np.array([1, 2]), crs=CRS, source_id=["a", "b"])
+    assert arr.edges["source_id"].tolist() == ["a", "b"] and set(arr.edges["source_layer"]) == {"arrays"}
+    assert network_from_arrays(xy, np.array([0, 1]), np.array([1, 2]), crs=CRS).edges["source_id"].tolist() == ["0", "1"]
+    with pytest.raises(rg.RenewgeoError, match="source ids"):
+        network_from_arrays(xy, np.array([0, 1]), np.array([1, 2]), crs=CRS, source_id=["a"])
+
+
+def _tunnel_case():
+    """Street (0,40)-(300,40) on the ground, a tunnel (0,0)-(300,0) under it, ramps at both ends."""
+    return lines([(0, 40), (300, 40)], [(0, 0), (300, 0)], [(0, 0), (0, 40)], [(300, 0), (300, 40)], level=[0, -1, 0, 0])
+
+
+def test_attach_prefers_the_ground():
+    net = build_network(_tunnel_case())
+    assert net.report.components == 1
+    items = gpd.GeoSeries([shapely.box(140, -5, 160, 30), shapely.Point(150, 45), shapely.Point(150, -80),
+                           shapely.Point(150, 500)], crs=CRS)
+    att = attach(net, {"p": items}, max_snap_m=100)
+    level = net.edges["level"].to_numpy()
+    edge = att.item_edge["p"]
+    # the building over the tunnel hangs on the street 10 m away; the cafe on the street; a point
+    # 80 m off the tunnel has no ground within 100 m (120 m to the street) and hangs on the tunnel; the last on nothing
+    assert level[edge[:3]].tolist() == [0, 0, -1] and edge[3] == -1
+    assert att.connector_m["p"][:3] == pytest.approx([10.0, 5.0, 80.0])
+    # its door is the middle of the facade facing the street, not a corner
+    assert att.node_xy[att.edge_v[att.edge_base == -1][0]].tolist() == pytest.approx([150.0, 40.0])
+
+
+def test_ties_go_to_the_ground_then_the_lowest_edge_id():
+    # a bridge crossing a street without a shared node; a point on the crossing is 0 m from both
+    g = lines([(0, 0), (100, 0)], [(50, -50), (50, 50)], level=[1, 0])
+    net = build_network(g)
+    att = attach(net, {"p": gpd.GeoSeries([shapely.Point(50, 0)], crs=CRS)})
+    assert net.edges["level"].iloc[att.item_edge["p"][0]] == 0
+    # a point midway between two parallel streets: the lower edge id, whatever the order of the points
+    par = build_network(lines([(0, 0), (100, 0)], [(0, 20), (100, 20)], [(0, 0), (0, 20)]))
+    mid = gpd.GeoSeries([shapely.Point(30, 10), shapely.Point(60, 10), shapely.Point(0, 10)], crs=CRS)
+    streets = np.flatnonzero(par.edges.geometry.length.round(6) == 100)
+    for pts in (mid, mid.iloc[::-1]):
+        e = attach(par, {"p": pts}).item_edge["p"]
+        at_0 = pts.index.get_indexer([0, 1])
+        assert e[at_0].tolist() == [streets.min()] * 2
+
+
+def test_ties_are_broken_the_same_way_as_brute_force():
+    """On a grid with points on nodes, on edges and halfway between them, the chosen edge is the lowest id
+    among the edges at the least distance (computed by shapely for every edge)."""
+    g = lines(*[[(0, y), (40, y)] for y in (0, 10, 20, 30, 40)], *[[(x, 0), (x, 40)] for x in (0, 10, 20, 30, 40)])
+    net = build_network(g)
+    xs = np.arange(0, 40.1, 2.5)
+    pts = gpd.GeoSeries(shapely.points(np.array(np.meshgrid(xs, xs)).reshape(2, -1).T), crs=CRS)
+    e = attach(net, {"p": pts}).item_edge["p"]
+    d = shapely.distance(np.asarray(pts.values, dtype=object)[:, None], np.asarray(net.edges.geometry.values, dtype=object)[None, :])
+    expected = [int(np.flatnonzero(row <= row.min() + 1e-9).min()) for row in d]
+    assert e.tolist() == expected

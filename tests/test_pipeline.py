@@ -81,7 +81,7 @@ def test_single_analysis_after_run_keeps_the_folder_consistent(tmp_path, sample_
     assert len(walk_cols) > 20
     r = cli("area", str(sample_path), "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert "11 of 11 targets met" in r.stdout and "holds walk from an earlier run; recomputing them" in r.stderr
+    assert "11 of 11 targets met" in r.stdout and "holds walk, scorecard from an earlier run; recomputing them" in r.stderr
     after = gpd.read_file(out / "results.gpkg", layer="buildings")
     assert list(after.columns) == list(before.columns)
     pd.testing.assert_frame_equal(pd.DataFrame(after.drop(columns="geometry")), pd.DataFrame(before.drop(columns="geometry")))

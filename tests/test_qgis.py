@@ -295,3 +295,29 @@ def test_failed_write_leaves_old_file(tmp_path):
     with pytest.raises(rg.WriteError, match="intact"):
         qgis.write_gpkg({"a": g, "b": bad}, path)
     assert path.read_bytes() == before
+
+
+def test_every_style_is_well_formed_xml_whatever_the_category(tmp_path, sample):
+    """A category "ctl\\x01\\x0b\\x1f\\ufffe end" made an amenities style that no XML parser (so no QGIS) reads."""
+    import xml.etree.ElementTree as ET
+
+    cat = "ctl\x01\x0b\x1f\ufffe\uffff end\ttab"
+    amen = sample["amenities"].copy()
+    amen.loc[amen.index[:2], "category"] = cat
+    b = sample["buildings"].copy()
+    b["name"] = "n\x02\x08m"
+    path = qgis.write_gpkg({"amenities": amen, "buildings": b}, tmp_path / "ctl.gpkg", kinds={"amenities": "amenities",
+                                                                                            "buildings": "buildings"})
+    con = sqlite3.connect(path)
+    try:
+        rows = con.execute("SELECT f_table_name, styleName, styleQML FROM layer_styles").fetchall()
+    finally:
+        con.close()
+    assert {r[0] for r in rows} == {"amenities", "buildings"}
+    for _, _, qml in rows:
+        ET.fromstring(qml)  # raises on a character XML 1.0 cannot hold
+    amen_qml = "".join(q for t, _, q in rows if t == "amenities")
+    assert "ctl\ufffd\ufffd\ufffd\ufffd\ufffd end&#9;tab" in amen_qml  # shown as U+FFFD, the tab kept as a reference
+    # a lone surrogate (a Python string can hold one; no file can) goes the same way, in the one helper every value passes
+    odd = qgis._x("a\ud800b<")
+    assert ET.fromstring(f'<c value="{odd}"/>'.encode()).get("value") == "a\ufffdb<"

@@ -435,6 +435,54 @@ def test_sample_project_walkability(sample):
     assert set(r.tables) >= {"life_circles", "green_access", "axis_catchment", "walk_by_category", "network"}
 
 
+def test_doors_are_on_the_ground_not_over_a_tunnel():
+    """Issue 12: a building over a tunnel walks to the street 10 m away, not into the tunnel under it."""
+    streets = gpd.GeoDataFrame({"level": [0, -1, 0, 0]}, geometry=[
+        shapely.LineString([(0, 40), (300, 40)]), shapely.LineString([(0, 0), (300, 0)]),
+        shapely.LineString([(0, 0), (0, 40)]), shapely.LineString([(300, 0), (300, 40)])], crs=32632)
+    net = build_network(streets)
+    b = gpd.GeoDataFrame({"id": ["over_tunnel", "far_below"]}, geometry=[shapely.box(140, -5, 160, 30),
+                                                                         shapely.box(140, -90, 160, -80)], crs=32632)
+    a = gpd.GeoDataFrame({"id": ["cafe"], "category": ["cafe"]}, geometry=[shapely.Point(150, 45)], crs=32632)
+    res = W.accessibility(net, b.set_index("id"), a, distances_m=[300])
+    r = res.table
+    # facade middle (150, 30) -> street (150, 40): 10 m; along 0 m; cafe 5 m off the street
+    assert r.loc["over_tunnel", "cafe_nearest_m"] == pytest.approx(15.0)
+    assert r.loc["over_tunnel", "snap_m"] == pytest.approx(10.0) and r.loc["over_tunnel", "snap_level"] == 0
+    assert r.loc["over_tunnel", "note"] == ""
+    # 80 m below the tunnel, 120 m from the street: no ground within 100 m, so the tunnel, and the result says so
+    assert r.loc["far_below", "snap_level"] == -1 and r.loc["far_below", "snap_m"] == pytest.approx(80.0)
+    assert r.loc["far_below", "note"] == "attached at level -1: no ground-level path within 100 m"
+    assert r.loc["far_below", "cafe_nearest_m"] == pytest.approx(80 + 150 + 40 + 150 + 5)
+    assert res.off_ground_amenities == []
+    under = gpd.GeoDataFrame({"id": ["kiosk"], "category": ["cafe"]}, geometry=[shapely.Point(200, -70)], crs=32632)
+    assert W.accessibility(net, b, under).off_ground_amenities == ["kiosk"]
+
+
+def test_long_notes_are_whole():
+    """Issue 12: a note is never cut to a fixed width, also when a short note comes first."""
+    net = build_network(gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (100, 0)])], crs=CRS))
+    o = pts([(0, 5000), (0, 0)])
+    a = pts([(50, 0)], category=["bus_stop"])
+    cats = ["bus_stop", "pharmacy", "restaurant", "supermarket", "convenience_store"]
+    note = W.accessibility(net, o, a, categories=cats).table["note"].tolist()
+    assert note == ["not attached: farther than 100 m from the network",
+                    "none within 5000 m: pharmacy, restaurant, supermarket, convenience_store"]
+
+
+def test_the_walk_analysis_traces_edges_and_levels(sample):
+    r = rg.run_analyses(sample, ["walk"])
+    edges = r.results["walk"].layers["network_edges"]
+    paths = {k: sample.layers[k] for k, kind in sample.kinds.items() if kind in W.NETWORK_KINDS}
+    assert set(edges["source_layer"]) <= set(paths) | {"walkable_polygons"}
+    for layer, ids in edges.groupby("source_layer")["source_id"]:
+        if layer != "walkable_polygons":
+            assert set(ids) <= set(paths[layer]["id"].astype(str))
+    b = r.layer("buildings")
+    assert (b["walk_snap_level"] == 0).all()
+    assert r.tables["network"].loc[0, "level_junctions"] >= 0
+
+
 # ------------------------------------------------------------------------ against networkx
 def _add(g, a, b, w):
     """Add an edge, keeping the shorter of parallel edges (nx.Graph holds one per pair)."""
@@ -442,15 +490,32 @@ def _add(g, a, b, w):
         g.add_edge(a, b, weight=float(w))
 
 
+def _ground_first(points, edges, level, max_m=100.0):
+    """The edge each point hangs on, by the test's own rule: the nearest ground-level edge
+    within max_m, else the nearest edge of another level; ties by level, then lowest id."""
+    chosen = np.full(len(points), -1)
+    for tier in (np.flatnonzero(level == 0), np.flatnonzero(level != 0)):
+        todo = np.flatnonzero(chosen < 0)
+        if len(tier) == 0 or len(todo) == 0:
+            continue
+        (s, c), _ = shapely.STRtree(edges[tier]).query_nearest(points[todo], max_distance=max_m, all_matches=True,
+                                                               return_distance=True)
+        for i in np.unique(s):
+            cands = tier[c[s == i]]
+            chosen[todo[i]] = min(cands, key=lambda e: (abs(level[e]), e))
+    return chosen
+
+
 def _nx_graph_with_points(net, groups):
     """networkx graph of the network with every point inserted as a real node on its
-    nearest edge (the test's own implementation: split edges chained in order)."""
+    nearest ground-level edge (the test's own implementation: split edges chained in order)."""
     edges = net.edges.geometry.values
-    tree = shapely.STRtree(edges)
+    level = net.edges["level"].to_numpy()
     on_edge = {}
     names = {}
     for prefix, points in groups.items():
-        src, eidx = tree.query_nearest(points, max_distance=100, all_matches=False)
+        chosen = _ground_first(points, edges, level)
+        src, eidx = np.flatnonzero(chosen >= 0), chosen[chosen >= 0]
         names[prefix] = {}
         for i, e in zip(src, eidx, strict=True):
             near = shapely.get_point(shapely.shortest_line(points[i], edges[e]), -1)
