@@ -816,24 +816,24 @@ def _land(d: _Data, scope: str) -> Value | None:
     return _na(f"{scope} has no land area") if not d.land_m2[scope] > 0 else None
 
 
-@_measure("far")
-def _m_far(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
+def _per_land(d: _Data, scope: str, column: str, scale: float) -> Value:
+    """``scale`` x a column of the density table (summed for the project) over the scope's land."""
     bad = _land(d, scope)
     if bad:
         return bad
     t = _density(d)
-    gfa = float(t["gfa_m2"].sum()) if scope == "project" else float(t["gfa_m2"].to_dict()[scope])
-    return _ok(gfa / d.land_m2[scope])
+    amount = float(t[column].sum()) if scope == "project" else float(t[column].to_dict()[scope])
+    return _ok(scale * amount / d.land_m2[scope])
+
+
+@_measure("far")
+def _m_far(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
+    return _per_land(d, scope, "gfa_m2", 1.0)
 
 
 @_measure("coverage_pct")
 def _m_coverage(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
-    bad = _land(d, scope)
-    if bad:
-        return bad
-    t = _density(d)
-    fp = float(t["footprint_m2"].sum()) if scope == "project" else float(t["footprint_m2"].to_dict()[scope])
-    return _ok(100.0 * fp / d.land_m2[scope])
+    return _per_land(d, scope, "footprint_m2", 100.0)
 
 
 @_measure("release_vs_target_pct")
