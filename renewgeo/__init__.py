@@ -11,7 +11,7 @@ See README.md for the CLI and DESIGN.md for how data flows.
 
 from __future__ import annotations
 
-from renewgeo import crs, datasets, io, qgis, schemas, settings, webmap
+from renewgeo import crs, datasets, io, plot, qgis, schemas, settings, webmap
 from renewgeo._config import options
 from renewgeo._errors import (
     CRSError,
@@ -58,6 +58,7 @@ __all__ = [
     "load_project",
     "meeting_map",
     "options",
+    "plot",
     "qgis",
     "run_analyses",
     "run_project",

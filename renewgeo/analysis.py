@@ -350,12 +350,20 @@ class RunResult:
                 + f"; {n_layers} result layers, {len(self.tables)} tables, {len(self.grids)} grids>")
 
     def _repr_html_(self) -> str:
-        items = "".join(
-            f"<tr><td><b>{html.escape(name)}</b></td><td>{', '.join(html.escape(n) for n in r.layers) or '-'}</td>"
-            f"<td>{', '.join(html.escape(n) for n in r.tables) or '-'}</td><td>{len(r.notes)}</td></tr>"
+        """What ran and what it made: layers with their feature counts, tables with their shapes, then the notes."""
+        def sized(items: Mapping[str, Any], shape: Callable[[Any], str]) -> str:
+            return "<br>".join(f"{html.escape(n)} <small>({shape(v)})</small>" for n, v in items.items()) or "-"
+
+        rows = "".join(
+            f"<tr><td style='text-align:left'><b>{html.escape(name)}</b></td>"
+            f"<td style='text-align:left'>{sized(r.layers, lambda g: f'{len(g):,} features')}</td>"
+            f"<td style='text-align:left'>{sized(r.tables, lambda t: f'{t.shape[0]:,} × {t.shape[1]:,}')}</td>"
+            f"<td>{len(r.notes)}</td></tr>"
             for name, r in self.results.items()
         )
-        skipped = "".join(f"<li>{html.escape(n)}: {html.escape(w)}</li>" for n, w in self.skipped.items())
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
         return (f"<div><b>renewgeo run: {html.escape(self.project.title)}</b>"
-                "<table><thead><tr><th>analysis</th><th>layers</th><th>tables</th><th>notes</th></tr></thead>"
-                f"<tbody>{items}</tbody></table>" + (f"Not run:<ul>{skipped}</ul>" if skipped else "") + "</div>")
+                "<table><thead><tr><th>analysis</th><th>layers</th><th>tables (rows × columns)</th><th>notes</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table>"
+                + (f"<details><summary>Notes ({len(self.notes)})</summary><ul>{notes}</ul></details>" if notes else "")
+                + "<small>r.tables[name], r.layers[name], r.layer(kind), r.notes</small></div>")

@@ -368,9 +368,10 @@ def _chords(polys: np.ndarray, node_xy: NDArray[np.float64], deg: NDArray[np.int
     pts = np.asarray(shapely.points(node_xy), dtype=object)
     tree = shapely.STRtree(pts)
     for k, poly in enumerate(polys):
-        idx = tree.query(poly, predicate="intersects")
+        # nodes are on the 1 mm noding grid, the outline is not: "on" the outline means within that grid's reach
+        idx = tree.query(poly, predicate="dwithin", distance=2 * GRID_M)
         # entries: where other lines meet the outline (degree > 2 on it) or end inside
-        on_ring = shapely.intersects(poly.boundary, pts[idx]) if len(idx) else np.zeros(0, bool)
+        on_ring = shapely.dwithin(poly.boundary, pts[idx], 2 * GRID_M) if len(idx) else np.zeros(0, bool)
         inside = ~on_ring
         entry = idx[(on_ring & (deg[idx] > 2)) | (inside & (deg[idx] == 1))]
         if len(entry) < 2:

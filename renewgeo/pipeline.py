@@ -8,7 +8,7 @@
                             and every result layer, with their QGIS styles
     OUT/tables/*.csv        tables (UTF-8 with BOM, so Excel shows Chinese text); tables/<analysis>.xlsx
     OUT/rasters/*.tif       grids (Cloud Optimized GeoTIFF)
-    OUT/figures/*.png       charts (renewgeo.plot: the scorecard by category and stage)
+    OUT/figures/*.png       charts (renewgeo.plot.FIGURES: targets, life circles, release by year, area by use, scorecard)
     OUT/maps/<project>.html the meeting map (a copy goes to ``maps_dir`` when given)
 
 The folder is written beside ``OUT`` and swapped in whole (:mod:`renewgeo.outputs`): a
@@ -19,6 +19,7 @@ folder at the same time is refused.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm.std import tqdm as _console_tqdm
 
 # the analyses (area, land_release, raster, targets, walkability, scorecard) register themselves on import, in dependency order
 from renewgeo import area, land_release, outputs, plot, qgis, raster, targets, walkability, webmap  # noqa: F401
@@ -39,6 +40,11 @@ from renewgeo._version import __version__
 from renewgeo.analysis import REGISTRY, Analysis, Context, Result, RunResult, closure
 from renewgeo.project import Project, network_fence
 from renewgeo.settings import Settings
+
+if importlib.util.find_spec("ipywidgets") is not None:  # notebook progress bars need ipywidgets ...
+    from tqdm.auto import tqdm
+else:  # ... without them tqdm.auto warns (TqdmWarning: IProgress not found) in Jupyter, then draws these anyway
+    tqdm = _console_tqdm
 
 __all__ = ["NAME_MAX_BYTES", "RESERVED_TABLES", "RunResult", "run_analyses", "run_project", "safe_name", "scorecard", "unique_file_names",
            "write_run"]
@@ -302,7 +308,7 @@ def _write_into(run: RunResult, base: Path, show: bool, say: Callable[[str], Non
     files: dict[str, Path] = {}
     with tqdm(total=4, desc=f"writing {visible_text(project.name)}", disable=not show, unit="step") as bar:
         files["results"] = qgis.write_gpkg(run.output_layers(), base / "results.gpkg", kinds=run.kinds(),
-                                           presentations=run.presentations())
+                                           presentations=run.presentations(), lang=run.settings.get(webmap.MapSettings).lang)
         bar.update()
         for name, t in tables.items():
             files[f"table:{name}"] = rio.write_table(t, base / names[f"table:{name}"])

@@ -24,28 +24,32 @@ import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import geopandas as gpd
 import pandas as pd
 
 from renewgeo import io as rio
-from renewgeo._errors import WriteError
+from renewgeo._errors import RenewgeoError, WriteError
 from renewgeo.styles import (
     KIND_PRESENTATIONS,
+    Lang,
     Presentation,
     Style,
     StyleClass,
+    assign,
     class_label,
     classes,
     fallback,
     geometry_of,
+    label_columns,
     marker_shape,
     text,
 )
 
-__all__ = ["safe_names", "style_qml", "write_gpkg"]
+__all__ = ["label_expression", "qgis_number", "qgis_texts", "safe_names", "style_qml", "write_gpkg"]
 
 log = logging.getLogger(__name__)
 
@@ -113,22 +117,97 @@ def _symbol(st: Style, colour: str, name: str, shape: str = "circle") -> str:
             "</layer></symbol>")
 
 
-def _categorized(st: Style, column: str, classes_: list[StyleClass]) -> str:
+def qgis_number(x: float) -> str:
+    """A Real value as QGIS writes it as text (Qt's ``QVariant::toString``), which is what a category is compared with.
+
+    The shortest digits that read back as the same number (as Python's ``repr``), in
+    decimal form unless the exponent form is shorter, the exponent of at least two
+    digits: ``5.0`` is ``5``, ``1e6`` is ``1e+06``, ``1e-5`` is ``1e-05``.
+
+    Examples
+    --------
+    >>> [qgis_number(v) for v in (5.0, 7.5, 2024.0, 100000.0, 1e6, 0.0001, 1e-5, -0.0, 0.1 + 0.2)]
+    ['5', '7.5', '2024', '100000', '1e+06', '0.0001', '1e-05', '0', '0.30000000000000004']
+    """
+    if x == 0:
+        return "0"
+    if not math.isfinite(x):
+        return "nan" if math.isnan(x) else "inf" if x > 0 else "-inf"
+    sign = "-" if x < 0 else ""
+    t = Decimal(repr(abs(float(x)))).as_tuple()  # the shortest digits that read back as x (no leading zeros)
+    decpt = len(t.digits) + int(t.exponent)  # x is 0.DIGITS times 10**decpt
+    digits = "".join(map(str, t.digits)).rstrip("0")
+    n = len(digits)
+    cutoff = 6  # Qt: exponent form when it is shorter (the count of its characters, as qlocale.cpp makes it)
+    if decpt > 0:
+        cutoff = n + 4 + (1 if decpt <= 10 else 2 if decpt > 100 else 1) + (1 if n > decpt else 0)
+    if decpt != n and (decpt <= -4 or decpt > cutoff):
+        exp = decpt - 1
+        mantissa = digits[0] + (f".{digits[1:]}" if n > 1 else "")
+        return f"{sign}{mantissa}e{'+' if exp >= 0 else '-'}{abs(exp):02d}"
+    if decpt <= 0:
+        return f"{sign}0.{'0' * -decpt}{digits}"
+    if decpt >= n:
+        return f"{sign}{digits}{'0' * (decpt - n)}"
+    return f"{sign}{digits[:decpt]}.{digits[decpt:]}"
+
+
+def qgis_texts(values: pd.Series) -> list[str | None]:
+    """Each value as QGIS reads it from the GeoPackage and compares it with a category's value (None: NULL).
+
+    The GeoPackage keeps the column's type: a float column is Real (:func:`qgis_number`),
+    an integer column Integer64 (``2024``), a boolean column Boolean (``true``/``false``);
+    any other column is text, each value written as ``str(value)``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> qgis_texts(pd.Series([5.0, 1e6, None])), qgis_texts(pd.Series([True, False])), qgis_texts(pd.Series([5.0, "a"], dtype=object))
+    (['5', '1e+06', None], ['true', 'false'], ['5.0', 'a'])
+    """
+    dt = values.dtype
+    if isinstance(dt, pd.CategoricalDtype) or not (pd.api.types.is_bool_dtype(dt) or pd.api.types.is_numeric_dtype(dt)):
+        return [None if _null(v) else str(v) for v in values]
+    if pd.api.types.is_bool_dtype(dt):
+        return [None if _null(v) else ("true" if v else "false") for v in values]
+    if pd.api.types.is_integer_dtype(dt):
+        return [None if _null(v) else str(int(v)) for v in values]
+    return [None if _null(v) else qgis_number(float(v)) for v in values]
+
+
+def _null(v: Any) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
+
+
+def _category(i: int, values: list[str], label: str) -> str:
+    """One category: its value (``""``: QGIS's category for NULL and every value no other takes), or the values it merges."""
+    if len(values) == 1:
+        return f'<category render="true" symbol="{i}" value="{_x(values[0])}" label="{_x(label)}"/>'
+    vals = "".join(f'<val value="{_x(v)}"/>' for v in values)
+    return f'<category render="true" symbol="{i}" label="{_x(label)}">{vals}</category>'
+
+
+def _categorized(st: Style, column: str, values: pd.Series, lang: Lang) -> str:
+    """A categorised renderer whose category values are the texts QGIS compares: every feature finds its class."""
+    classes_, idx = assign(st, values, len(values))
+    texts: list[dict[str, None]] = [{} for _ in classes_]  # a class's texts, in order (5 and 5.0 in an object column: "5", "5.0")
+    for i, t in zip(idx.tolist(), qgis_texts(values), strict=True):
+        if t is not None:
+            texts[i][t] = None
     cats, syms = [], []
     for i, c in enumerate(classes_):
-        value = "" if c.value is None else str(c.value)  # "": QGIS's category for NULL and every other value
-        cats.append(f'<category render="true" symbol="{i}" value="{_x(value)}" label="{_x(class_label(c, st, "zh+en"))}"/>')
+        cats.append(_category(i, [""] if c.value is None else list(texts[i]) or [str(c.value)], class_label(c, st, lang)))
         syms.append(_symbol(st, c.colour, str(i), marker_shape(st, i, c.value)))
     return (f'<renderer-v2 type="categorizedSymbol" attr="{_x(column)}" symbollevels="0" enableorderby="0" forceraster="0">'
             f"<categories>{''.join(cats)}</categories><symbols>{''.join(syms)}</symbols></renderer-v2>")
 
 
-def _graduated(st: Style, column: str, classes_: list[StyleClass]) -> str:
+def _graduated(st: Style, column: str, classes_: list[StyleClass], lang: Lang) -> str:
     ranges, syms = [], []
     for i, c in enumerate(k for k in classes_ if k.value is not None):
         upper = OPEN_END if math.isinf(c.value) else float(c.value)
         ranges.append(f'<range render="true" symbol="{i}" lower="{c.lower or 0.0:.6f}" upper="{upper:.6f}" '
-                      f'label="{_x(class_label(c, st, "zh+en"))}"/>')
+                      f'label="{_x(class_label(c, st, lang))}"/>')
         syms.append(_symbol(st, c.colour, str(i)))
     return (f'<renderer-v2 type="graduatedSymbol" attr="{_x(column)}" graduatedMethod="GraduatedColor" symbollevels="0" '
             f'enableorderby="0" forceraster="0"><ranges>{"".join(ranges)}</ranges><symbols>{"".join(syms)}</symbols></renderer-v2>')
@@ -139,18 +218,57 @@ def _single(st: Style) -> str:
             f"<symbols>{_symbol(st, st.colour, '0')}</symbols></renderer-v2>")
 
 
-def _labels(field: str, size: float) -> str:
-    return (f'<labeling type="simple"><settings calloutType="simple"><text-style fieldName="{_x(field)}" fontSize="{size:g}" '
-            'fontFamily="Noto Sans CJK SC" textColor="40,40,40,255" isExpression="0"/>'
+def _quoted(name: str) -> str:
+    """A field name in a QGIS expression (``QgsExpression.quotedColumnRef``)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def label_expression(columns: Sequence[str]) -> str:
+    """The QGIS expression of a label read from ``columns``, first choice first; each empty one gives way to the next.
+
+    Two columns whose both are wanted (``zh+en``) are joined on two lines, or shown once
+    when they say the same.
+
+    Examples
+    --------
+    >>> print(label_expression(["name_zh", "name"]))
+    coalesce(nullif(trim("name_zh"), ''), nullif(trim("name"), ''))
+    """
+    return "coalesce(" + ", ".join(f"nullif(trim({_quoted(c)}), '')" for c in columns) + ")"
+
+
+def _both_expression(zh: str, en: str) -> str:
+    z, e = label_expression([zh, en]), label_expression([en, zh])
+    return f"CASE WHEN {z} = {e} THEN {z} ELSE {z} || '\\n' || {e} END"
+
+
+def _labels(st: Style, columns: Sequence[str], lang: Lang) -> str:
+    """The labels of a layer, in ``lang`` (:func:`renewgeo.styles.label_columns`); "" when it has none."""
+    cols = label_columns(st, lang, columns)
+    if not cols:
+        return ""
+    if len(cols) == 1:
+        field, is_expr = cols[0], 0
+    elif lang == "zh+en":
+        field, is_expr = _both_expression(cols[0], cols[1]), 1
+    else:
+        field, is_expr = label_expression(cols), 1
+    return (f'<labeling type="simple"><settings calloutType="simple"><text-style fieldName="{_x(field)}" fontSize="{st.label_size:g}" '
+            f'fontFamily="Noto Sans CJK SC" textColor="40,40,40,255" isExpression="{is_expr}"/>'
             '<text-buffer bufferDraw="1" bufferSize="0.8" bufferColor="255,255,255,255"/>'
-            '<placement placement="1"/></settings></labeling>')
+            f'<placement placement="1" priority="{min(10, round(st.label_size))}"/>'  # larger labels (zones) win a crowded spot
+            '<rendering obstacle="1" obstacleType="1" obstacleFactor="1"/></settings></labeling>')  # obstacle: boundaries, not areas
 
 
-def style_qml(style: Style, gdf: gpd.GeoDataFrame) -> str:
+def style_qml(style: Style, gdf: gpd.GeoDataFrame, *, lang: Lang = "zh+en") -> str:
     """A QGIS style (QML) drawing ``gdf`` as ``style`` says, with the classes :func:`renewgeo.styles.classes` gives.
 
     The geometry drawn is the layer's own (a style for polygons on a point layer draws
-    markers). A style whose column the layer lacks draws one colour.
+    markers). A style whose column the layer lacks draws one colour. Categories hold the
+    values as QGIS reads them from the GeoPackage (:func:`qgis_texts`), so every feature
+    finds its class whatever the column's type. Class names and labels are in ``lang``
+    (``"zh"``, ``"en"`` or ``"zh+en"``); labels read the Chinese or the other name as
+    :func:`renewgeo.styles.label_columns` says, each standing in for the other when empty.
 
     Examples
     --------
@@ -163,14 +281,13 @@ def style_qml(style: Style, gdf: gpd.GeoDataFrame) -> str:
     """
     st = style if not len(gdf) else replace(style, geometry=geometry_of(gdf.geom_type))
     column = st.column if st.column is not None and st.column in gdf.columns else None
-    cls = classes(st, gdf[column] if column else None)
     if column is None:
         renderer = _single(replace(st, column=None))
     elif st.breaks:
-        renderer = _graduated(st, column, cls)
+        renderer = _graduated(st, column, classes(st, gdf[column]), lang)
     else:
-        renderer = _categorized(st, column, cls)
-    labels = _labels(st.label_column, st.label_size) if st.label_column and st.label_column in gdf.columns else ""
+        renderer = _categorized(st, column, gdf[column], lang)
+    labels = _labels(st, [str(c) for c in gdf.columns], lang)
     return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
             f'<qgis version="3.22.0" styleCategories="Symbology|Labeling" labelsEnabled="{1 if labels else 0}">{renderer}{labels}</qgis>')
 
@@ -253,7 +370,8 @@ def _ways(name: str, gdf: gpd.GeoDataFrame, kind: str, presentations: Presentati
     return [(name, fallback(name, geometry_of(gdf.geom_type)))]
 
 
-def _write_styles(gpkg: Path, layers: Mapping[str, gpd.GeoDataFrame], ways: Mapping[str, list[tuple[str, Presentation]]]) -> None:
+def _write_styles(gpkg: Path, layers: Mapping[str, gpd.GeoDataFrame], ways: Mapping[str, list[tuple[str, Presentation]]],
+                  lang: Lang) -> None:
     """The ``layer_styles`` table: every presentation of every layer, the first as the default."""
     con = sqlite3.connect(gpkg)
     try:
@@ -262,7 +380,7 @@ def _write_styles(gpkg: Path, layers: Mapping[str, gpd.GeoDataFrame], ways: Mapp
                     "VALUES ('layer_styles', 'attributes', 'layer_styles', 'QGIS styles', strftime('%Y-%m-%dT%H:%M:%fZ','now'))")
         geom_cols = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall())
         rows = [
-            (name, geom_cols.get(name, "geom"), style_name, style_qml(p.style, gdf), int(i == 0), text(p.label, "zh+en"))
+            (name, geom_cols.get(name, "geom"), style_name, style_qml(p.style, gdf, lang=lang), int(i == 0), text(p.label, lang))
             for name, gdf in layers.items() for i, (style_name, p) in enumerate(ways[name])
         ]
         con.executemany(
@@ -274,7 +392,7 @@ def _write_styles(gpkg: Path, layers: Mapping[str, gpd.GeoDataFrame], ways: Mapp
 
 
 def write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path, *, kinds: Mapping[str, str] | None = None,
-               presentations: Presentations | None = None, styles: bool = True) -> Path:
+               presentations: Presentations | None = None, styles: bool = True, lang: str = "zh+en") -> Path:
     """Write layers and their QGIS styles into one GeoPackage, atomically.
 
     Parameters
@@ -293,6 +411,10 @@ def write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path, *, kind
         layer of neither known presentation nor kind is drawn in one plain colour.
     styles : bool
         Write the ``layer_styles`` table.
+    lang : {"zh+en", "zh", "en"}
+        The language of class names, style descriptions and labels (``[map] lang``):
+        ``zh`` labels zones with ``name_zh`` where present, ``en`` with ``name``,
+        ``zh+en`` with both.
 
     Returns
     -------
@@ -308,6 +430,9 @@ def write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path, *, kind
     >>> sqlite3.connect(path).execute("SELECT styleName FROM layer_styles WHERE f_table_name = 'parcels'").fetchall()
     [('sites',)]
     """
+    if lang not in get_args(Lang):
+        raise RenewgeoError(f"lang = {lang!r} is not a language of the styles; use one of {list(get_args(Lang))}")
+    chosen: Lang = lang  # type: ignore[assignment]
     safe, renames = safe_names(layers)
     if renames:
         log.warning("renamed for QGIS: %s", "; ".join(renames))
@@ -321,7 +446,7 @@ def write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path, *, kind
                 rio._write_one(gdf, tmp, layer=current, driver="GPKG")
             current = "layer_styles"
             if styles:
-                _write_styles(tmp, safe, ways)
+                _write_styles(tmp, safe, ways, chosen)
     except WriteError:
         raise
     except Exception as exc:

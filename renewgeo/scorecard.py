@@ -798,7 +798,8 @@ def _m_life_circle(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
     col = f"lc_{params.get('circle')}_pass"
     b = _bld(d, scope, live=False)
     if col not in b.columns:
-        return _missing(f"needs the life circle {params.get('circle')!r} in the project's [[life_circles]] (the walk analysis has none)")
+        return _missing(f"needs the life circle {params.get('circle')!r}: the walk analysis checks the project's [[life_circles]] when "
+                        "given, else the 5min/10min/15min circles derived from GB 50180-2018 (renewgeo/data/life_circles_gb50180.toml)")
     ok = b[col].astype("boolean").fillna(False).astype(bool)
     return _share(float(b.loc[ok, "_residents"].sum()), float(b["_residents"].sum()), _no_residents(scope).why)
 

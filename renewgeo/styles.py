@@ -20,7 +20,7 @@ layers are presented by the analysis that makes them (its registration in
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ __all__ = [
     "classes",
     "colours",
     "fallback",
+    "label_columns",
     "marker_shape",
     "text",
     "value_label",
@@ -125,7 +126,11 @@ class Style:
         line/outline width (px), dash pattern (``"6 4"``, px), fill opacity (0 draws
         an outline only), stroke opacity, marker radius (px).
     label_column : str, optional
-        Features labelled with this column in QGIS.
+        Features labelled with this column in QGIS (the name in the data's own or
+        English language).
+    label_column_zh : str, optional
+        The column of the Chinese name: labels follow the chosen language
+        (:func:`label_columns`).
     shapes : mapping of str to str
         Point symbol by value (one of :data:`MARKER_SHAPES`); other values take the
         shapes in turn.
@@ -148,6 +153,7 @@ class Style:
     opacity: float = 1.0
     size: float = 4.0
     label_column: str | None = None
+    label_column_zh: str | None = None
     label_size: float = 8.0
     shapes: Mapping[str, str] = field(default_factory=dict)
     class_groups: Mapping[str, tuple[str, str]] = field(default_factory=dict)
@@ -302,6 +308,21 @@ def class_label(c: StyleClass, style: Style, lang: Lang) -> str:
         return ""
     label = value_label(c.label, lang)
     return f"{label} {style.unit}" if style.unit and not style.breaks and c.value is not None else label
+
+
+def label_columns(style: Style, lang: Lang, columns: Collection[str]) -> list[str]:
+    """The columns a layer's labels read in ``lang``, first choice first, those the layer has.
+
+    ``zh`` reads the Chinese name and the other where it is empty; ``en`` the other way
+    round; ``zh+en`` both, Chinese first. A style without a Chinese column reads its
+    label column in every language.
+
+    >>> st = Style("polygon", label_column="name", label_column_zh="name_zh")
+    >>> label_columns(st, "zh", ["name", "name_zh"]), label_columns(st, "en", ["name", "name_zh"]), label_columns(st, "zh", ["name"])
+    (['name_zh', 'name'], ['name', 'name_zh'], ['name'])
+    """
+    order = (style.label_column, style.label_column_zh) if lang == "en" else (style.label_column_zh, style.label_column)
+    return [c for c in dict.fromkeys(order) if c is not None and c in columns]
 
 
 def marker_shape(style: Style, i: int, value: Any = None) -> str:
@@ -461,7 +482,8 @@ def _line(colour: str, width: float, dash: str | None = None) -> Style:
 
 KIND_PRESENTATIONS: dict[str, Presentation] = {
     "zones": Presentation(("功能分区", "Zones"), Style("polygon", colour="#ffffff", outline="#4d4d4d", width=1.5, dash="6 4",
-                                                    fill_opacity=0.0, label_column="name", label_size=10),
+                                                    fill_opacity=0.0, label_column="name", label_column_zh="name_zh",
+                                                    label_size=10),
                           tooltip=("name", "name_zh"), order=10, group="plan"),
     "sites": Presentation(("用地地块", "Land parcels"), Style("polygon", colour="#ffffff", column="release_year", palette=YEAR_PALETTE,
                                                         fill_opacity=0.55, label_column="id", label_size=7),
@@ -479,7 +501,7 @@ KIND_PRESENTATIONS: dict[str, Presentation] = {
     "pedestrian_axis": Presentation(("南北步行轴", "Pedestrian axis"), _line("#d7301f", 6), tooltip=("name", "name_zh"), order=43,
                                     group="green"),
     "buildings": Presentation(("建筑", "Buildings"), Style("polygon", colour=MISSING, column="status", categories=STATUS_COLOURS,
-                                                       width=0.6, label_column="name", label_size=7),
+                                                       width=0.6, label_column="name", label_column_zh="name_zh", label_size=7),
                               tooltip=("id", "name", "status", "treatment", "use_after", "floors", "gfa_m2", "gfa_source"), order=60,
                               group="buildings"),
     "amenities": Presentation(("公共服务设施", "Amenities"),
@@ -493,3 +515,19 @@ KIND_PRESENTATIONS: dict[str, Presentation] = {
 def distance_style(geometry: Geometry, column: str, **kw: Any) -> Style:
     """A style of walking distances in ``column``: the classes of :data:`DISTANCE_BREAKS`, in metres."""
     return Style(geometry, column=column, breaks=DISTANCE_BREAKS, unit="m", **kw)
+
+
+_WHOLE_UNITS = ("count", "spaces", "places")
+
+
+def display_amount(v: float, target: float, unit: str) -> str:
+    """An amount at the precision its target is stated to (steps of a power of ten within 0.1 % of the target), for maps and charts.
+
+    >>> display_amount(79999.35, 80000, "m2"), display_amount(0.99999, 1.0, "km"), display_amount(25.0, 26, "count")
+    ('80,000', '1.000', '25')
+    """
+    if unit in _WHOLE_UNITS or not target:
+        return f"{v:,.0f}"
+    step = 10.0 ** math.floor(math.log10(abs(float(target)) / 1000))
+    decimals = max(0, -int(math.log10(step)))
+    return f"{round(v / step) * step:,.{decimals}f}"

@@ -24,6 +24,8 @@ attach_layers          insert origins, amenities, green-space entries, axis poin
 accessibility          nearest distance, counts and decay-weighted sums per amenity category
 node_accessibility     the same at every network node
 life_circles           5/10/15-minute life-circle compliance per building
+default_life_circles   the requirements derived from GB 50180-2018 (renewgeo/data/life_circles_gb50180.toml)
+life_circle_standard   that file's levels, quotas and facility tables
 green_access           distance to green space and to parks
 axis_catchment         GFA within N m of the pedestrian axis; gaps in the axis
 isochrones             5/10/15-minute walking areas from chosen points
@@ -32,8 +34,11 @@ compute                all of the above for a project, on one attachment (the re
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import logging
+import re
 import tomllib
 from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass
@@ -52,6 +57,7 @@ from renewgeo._errors import RenewgeoError, SchemaError
 from renewgeo.analysis import Analysis, Context, Result, register
 from renewgeo.network import MAX_SNAP_M, SNAP_M, Attached, Network, attach, build_network
 from renewgeo.project import LifeCircle, Project
+from renewgeo.schemas import AMENITY_CATEGORIES
 from renewgeo.settings import Section, parse_record, section, setting
 from renewgeo.styles import Presentation, Style, View, add_field_labels, distance_style
 from renewgeo.units import true_area_m2
@@ -70,6 +76,7 @@ __all__ = [
     "default_life_circles",
     "green_access",
     "isochrones",
+    "life_circle_standard",
     "life_circles",
     "network_from_project",
     "node_accessibility",
@@ -628,10 +635,128 @@ def node_accessibility(
 
 
 # ------------------------------------------------------------------------ life circles
-def default_life_circles() -> list[dict[str, Any]]:
-    """The default requirement table (GB 50180-2018), from ``renewgeo/data/life_circles.toml``."""
-    with resources.files("renewgeo.data").joinpath("life_circles.toml").open("rb") as f:
-        return list(tomllib.load(f)["life_circles"])
+STANDARD_FILE = "life_circles_gb50180.toml"  # GB 50180-2018 and TD/T 1062-2021 facility tables (renewgeo/data)
+GB_50180 = "GB 50180-2018"
+TDT_1062 = "TD/T 1062-2021"
+
+
+@functools.cache
+def _standard_doc() -> dict[str, Any]:
+    with resources.files("renewgeo.data").joinpath(STANDARD_FILE).open("rb") as f:
+        return tomllib.load(f)
+
+
+def life_circle_standard() -> dict[str, Any]:
+    """The life-circle standard as data: ``renewgeo/data/life_circles_gb50180.toml``, read.
+
+    Returns
+    -------
+    dict
+        ``levels`` (the 15/10/5-minute circles and the residential block: minutes,
+        distance_m, residents), ``quotas`` (per-1,000-resident controls) and
+        ``facilities`` (one row per facility and level: ``name_zh``, ``name_en``,
+        ``provision`` required/optional, ``radius_m``, renewgeo ``categories``,
+        ``osm_tags``, ``clause``, ``verified``; ``standard`` is TD/T 1062-2021 for
+        the guide's additions, GB 50180-2018 otherwise). A copy: changing it changes
+        nothing else.
+
+    Examples
+    --------
+    >>> std = life_circle_standard()
+    >>> k = next(f for f in std["facilities"] if f["id"] == "kindergarten")
+    >>> k["name_zh"], k["level"], k["categories"]
+    ('幼儿园', '5min', ['kindergarten'])
+    """
+    return copy.deepcopy(_standard_doc())
+
+
+def _short(name: str) -> str:
+    """A facility name without its parenthesised detail: 小型多功能运动（球类）场地 -> 小型多功能运动场地."""
+    return re.sub(r"\s*\([^)]*\)", "", re.sub(r"（[^）]*）", "", name)).strip()
+
+
+def _requirement(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The label of one requirement: the facilities (one, or several with the same categories) it stands for."""
+    def uniq(key: str, f: Any = str) -> list[str]:
+        return list(dict.fromkeys(f(r.get(key, GB_50180 if key == "standard" else "")) for r in rows))
+    zh, en = "、".join(uniq("name_zh", _short)), " / ".join(uniq("name_en", _short))
+    return {"facility": "+".join(uniq("id")), "name_zh": "、".join(uniq("name_zh")), "name_en": " / ".join(uniq("name_en")),
+            "label": f"{zh} {en}", "clause": "; ".join(uniq("clause")), "standard": "; ".join(uniq("standard")),
+            "verified": all(bool(r.get("verified", False)) for r in rows)}
+
+
+def default_life_circles(*, standards: Sequence[str] = (GB_50180,), categories: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The default life circles, derived from the facility tables of GB 50180-2018.
+
+    Per level with a walking distance (5min 300 m, 10min 500 m, 15min 1,000 m: the upper
+    end of the level's ``distance_m``), one requirement per facility the standard marks
+    ``required`` (应配建) whose categories renewgeo knows; facilities of one level with the
+    same categories are one requirement. The residential block (no walking distance)
+    and facilities without a renewgeo category (banks, utilities, offices ...) are left
+    out. A primary or middle school is met by an amenity of category ``school`` too
+    (OSM's ``amenity=school`` does not say which).
+
+    Parameters
+    ----------
+    standards : sequence of str
+        Whose rows count: ``"GB 50180-2018"`` (default) and/or ``"TD/T 1062-2021"`` (the
+        guide's additions: infant care, pocket parks, pharmacies, parcel stations ...).
+    categories : sequence of str, optional
+        The amenity categories known (default ``renewgeo.schemas.AMENITY_CATEGORIES``);
+        categories of a facility outside them are dropped.
+
+    Returns
+    -------
+    list of dict
+        ``name``, ``minutes``, ``distance_m``, ``required`` (lists of alternative
+        categories) and ``facilities`` (per requirement: ``facility`` ids, ``name_zh``,
+        ``name_en``, ``label`` (short 中文 English), ``clause``, ``standard``,
+        ``verified``), nearest circle first: what :func:`life_circles` takes.
+
+    Examples
+    --------
+    >>> c = default_life_circles()
+    >>> [(x["name"], x["distance_m"]) for x in c]
+    [('5min', 300.0), ('10min', 500.0), ('15min', 1000.0)]
+    >>> k = c[0]["required"].index(["kindergarten"])
+    >>> c[0]["facilities"][k]["label"]
+    '幼儿园 Kindergarten'
+    """
+    unknown = sorted(set(standards) - {GB_50180, TDT_1062})
+    if unknown or not standards:
+        raise RenewgeoError(f"default_life_circles: standards must be among {[GB_50180, TDT_1062]}, got {list(standards)}")
+    doc = _standard_doc()
+    known = set(AMENITY_CATEGORIES if categories is None else categories)
+    out = []
+    for level in doc["levels"]:
+        if "distance_m" not in level:  # the residential block
+            continue
+        groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+        for f in doc["facilities"]:
+            if f["level"] != level["id"] or f["provision"] != "required" or f.get("standard", GB_50180) not in standards:
+                continue
+            cats = [c for c in f["categories"] if c in known]
+            if cats:
+                groups.setdefault(frozenset(cats), []).append(f)
+        if groups:
+            out.append({"name": level["id"], "minutes": level["minutes"], "distance_m": float(max(level["distance_m"])),
+                        "required": [[c for c in rows[0]["categories"] if c in known] for rows in groups.values()],
+                        "facilities": [_requirement(rows) for rows in groups.values()]})
+    return sorted(out, key=lambda c: c["distance_m"])
+
+
+def _labels(c: Mapping[str, Any], required: list[list[str]], name: str) -> list[dict[str, Any]]:
+    """Each requirement's label: the circle's ``facilities`` where given, else its categories (``a|b``)."""
+    given = c.get("facilities")
+    if given is None:
+        return [{"facility": "", "name_zh": "", "name_en": "", "label": "|".join(r), "clause": "", "standard": "", "verified": False}
+                for r in required]
+    if not isinstance(given, Sequence) or len(given) != len(required) or not all(isinstance(g, Mapping) for g in given):
+        raise SchemaError(f"life circle {name!r}: facilities must be one table per requirement ({len(required)}), "
+                          "like default_life_circles() gives; leave it out to name requirements by their categories")
+    return [{"facility": str(g.get("facility", "")), "name_zh": str(g.get("name_zh", "")), "name_en": str(g.get("name_en", "")),
+             "label": str(g.get("label") or "|".join(r)), "clause": str(g.get("clause", "")), "standard": str(g.get("standard", "")),
+             "verified": bool(g.get("verified", False))} for g, r in zip(given, required, strict=True)]
 
 
 def _check_circles(circles: Sequence[Mapping[str, Any]], *, speed_m_s: float = SPEED_M_S) -> list[dict[str, Any]]:
@@ -639,6 +764,8 @@ def _check_circles(circles: Sequence[Mapping[str, Any]], *, speed_m_s: float = S
 
     Each circle is checked as the project loader checks ``[[life_circles]]`` (one record,
     :class:`renewgeo.project.LifeCircle`); a missing key and None both mean "not given".
+    An optional ``facilities`` list (as :func:`default_life_circles` gives) names each
+    requirement; without it a requirement is named by its categories.
     """
     if speed_m_s <= 0:
         raise RenewgeoError(f"speed_m_s must be > 0 m/s, got {speed_m_s}")
@@ -648,13 +775,14 @@ def _check_circles(circles: Sequence[Mapping[str, Any]], *, speed_m_s: float = S
     out = []
     for i, c in enumerate(circles):
         name = str(c.get("name", f"#{i + 1}")) if isinstance(c, Mapping) else f"#{i + 1}"
-        table = {k: v for k, v in c.items() if v is not None} if isinstance(c, Mapping) else c
+        table = {k: v for k, v in c.items() if v is not None and k != "facilities"} if isinstance(c, Mapping) else c
         rec, probs = parse_record(LifeCircle, table, where=f"life circle {name!r}:", file=None, codes=("bad_life_circle",) * 3,
                                   noun="key", layer="life_circles")
         if rec is None:
             raise SchemaError("; ".join(f"{p.message} (fix: {p.fix})" for p in probs))
         d = rec.distance_m if rec.distance_m is not None else float(rec.minutes or 0) * 60.0 * speed_m_s
-        out.append({"name": rec.name, "distance_m": d, "required": [[r] if isinstance(r, str) else list(r) for r in rec.required]})
+        required = [[r] if isinstance(r, str) else list(r) for r in rec.required]
+        out.append({"name": rec.name, "distance_m": d, "required": required, "labels": _labels(c, required, rec.name)})
     return out
 
 
@@ -666,15 +794,24 @@ class LifeCirclesResult:
     ----------
     buildings : GeoDataFrame
         The buildings with, per circle ``c``: ``lc_{c}_pass`` (bool) and
-        ``lc_{c}_missing`` (the requirements not met, ``a|b; c``); ``lc_note``.
+        ``lc_{c}_missing`` (the facilities not within reach, ``幼儿园 Kindergarten;
+        公共厕所 Public toilet``, or the categories ``a|b; c`` of a requirement given
+        without names); ``lc_note``.
     summary : DataFrame
         Per circle (index ``circle``): ``distance_m``, ``buildings``,
-        ``buildings_pass``, ``buildings_pass_pct`` and, where the buildings have
-        ``gfa_m2`` / ``households``, ``gfa_pass_pct`` / ``households_pass_pct``.
+        ``buildings_pass``, ``buildings_pass_pct``, where the buildings have
+        ``gfa_m2`` / ``households``, ``gfa_pass_pct`` / ``households_pass_pct``, and
+        the requirement most often unmet: ``most_missing`` (its name),
+        ``most_missing_buildings``, ``most_missing_clause``.
+    requirements : DataFrame
+        One row per circle and requirement: ``circle``, ``distance_m``, ``facility``,
+        ``name_zh``, ``name_en``, ``categories``, ``clause``, ``standard``,
+        ``verified``, ``buildings_met``, ``buildings_met_pct``.
     """
 
     buildings: gpd.GeoDataFrame
     summary: pd.DataFrame
+    requirements: pd.DataFrame
 
 
 def _circle_distances(network: Network, buildings: gpd.GeoDataFrame, amenities: gpd.GeoDataFrame, cats: list[str],
@@ -710,7 +847,8 @@ def _circle_distances(network: Network, buildings: gpd.GeoDataFrame, amenities: 
     return near, o_node >= 0, att.max_snap_m
 
 
-def _circle_summary(circle: Mapping[str, Any], allok: np.ndarray, gfa: pd.Series | None, hh: pd.Series | None) -> dict[str, Any]:
+def _circle_summary(circle: Mapping[str, Any], allok: np.ndarray, met: list[np.ndarray], attached_ok: np.ndarray,
+                    gfa: pd.Series | None, hh: pd.Series | None) -> dict[str, Any]:
     n = len(allok)
     row = {"circle": circle["name"], "distance_m": circle["distance_m"], "buildings": n, "buildings_pass": int(allok.sum()),
            "buildings_pass_pct": 100 * allok.mean() if n else np.nan}
@@ -720,7 +858,27 @@ def _circle_summary(circle: Mapping[str, Any], allok: np.ndarray, gfa: pd.Series
     if hh is not None:
         tot = hh.sum()
         row["households_pass_pct"] = 100 * hh[allok].sum() / tot if tot > 0 else np.nan
+    unmet = [int((~m & attached_ok).sum()) for m in met]
+    worst = int(np.argmax(unmet)) if unmet and max(unmet) > 0 else -1  # the first of the most often unmet
+    label = circle["labels"][worst] if worst >= 0 else {"label": "", "clause": ""}
+    row.update(most_missing=label["label"], most_missing_buildings=unmet[worst] if worst >= 0 else 0, most_missing_clause=label["clause"])
     return row
+
+
+def _requirement_rows(circle: Mapping[str, Any], met: list[np.ndarray], attached_ok: np.ndarray) -> list[dict[str, Any]]:
+    n = int(attached_ok.size)
+    return [{"circle": circle["name"], "distance_m": circle["distance_m"], "facility": lab["facility"], "name_zh": lab["name_zh"],
+             "name_en": lab["name_en"], "categories": "|".join(req), "clause": lab["clause"], "standard": lab["standard"],
+             "verified": lab["verified"], "buildings_met": int((m & attached_ok).sum()),
+             "buildings_met_pct": 100 * float((m & attached_ok).sum()) / n if n else np.nan}
+            for req, lab, m in zip(circle["required"], circle["labels"], met, strict=True)]
+
+
+def _missing_text(circle: Mapping[str, Any], met: list[np.ndarray], attached_ok: np.ndarray) -> list[str]:
+    """Per building, the names of the requirements it does not meet (``; ``-separated)."""
+    labels = [lab["label"] for lab in circle["labels"]]
+    return ["; ".join(lab for lab, m in zip(labels, met, strict=True) if not m[i]) if attached_ok[i] else "not attached to the network"
+            for i in range(attached_ok.size)]
 
 
 def life_circles(
@@ -745,8 +903,9 @@ def life_circles(
     circles : sequence of mapping, optional
         ``[{"name": "5min", "distance_m": 300, "required": [["kindergarten", "childcare"], ...]}]``;
         a circle given only in ``minutes`` (``distance_m`` missing or None) reaches
-        ``minutes * 60 * speed_m_s`` metres. Default :func:`default_life_circles`
-        (GB 50180-2018).
+        ``minutes * 60 * speed_m_s`` metres; an optional ``facilities`` list names each
+        requirement (else its categories name it). Default :func:`default_life_circles`
+        (derived from the GB 50180-2018 facility tables).
     speed_m_s : float
         Walking speed (m/s) for circles given in minutes.
     max_snap_m : float
@@ -768,7 +927,9 @@ def life_circles(
     LifeCirclesResult
         ``.buildings``: the buildings with, per circle ``c``, ``lc_{c}_pass`` and
         ``lc_{c}_missing``, and ``lc_note``; ``.summary``: per circle, the share of
-        buildings, of GFA and of households that pass.
+        buildings, of GFA and of households that pass and the facility most often
+        missing; ``.requirements``: per requirement, its facility, clause and the
+        buildings that meet it.
     """
     spec = _check_circles(circles if circles is not None else default_life_circles(), speed_m_s=speed_m_s)
     cats = sorted({c for circle in spec for req in circle["required"] for c in req})
@@ -779,21 +940,22 @@ def life_circles(
     out = buildings.copy()
     gfa = pd.to_numeric(out["gfa_m2"], errors="coerce").astype("float64") if "gfa_m2" in out else None
     hh = pd.to_numeric(out["households"], errors="coerce").astype("float64") if "households" in out else None
-    summary = []
+    summary, reqs = [], []
     for circle in spec:
         d = circle["distance_m"]
         met = [np.any(near[[row_of[c] for c in req]] <= d + 1e-9, axis=0) for req in circle["required"]]
         allok = np.logical_and.reduce(met) & attached_ok if met else attached_ok
-        missing = [
-            "; ".join("|".join(req) for req, ok in zip(circle["required"], [m[i] for m in met], strict=True) if not ok)
-            if attached_ok[i] else "not attached to the network"
-            for i in range(len(out))
-        ]
         out[f"lc_{circle['name']}_pass"] = allok
-        out[f"lc_{circle['name']}_missing"] = missing
-        summary.append(_circle_summary(circle, allok, gfa, hh))
+        out[f"lc_{circle['name']}_missing"] = _missing_text(circle, met, attached_ok)
+        summary.append(_circle_summary(circle, allok, met, attached_ok, gfa, hh))
+        reqs.extend(_requirement_rows(circle, met, attached_ok))
     out["lc_note"] = _notes(attached_ok, near, cats, nearest_max_m, snap)
-    return LifeCirclesResult(buildings=out, summary=pd.DataFrame(summary).set_index("circle"))
+    return LifeCirclesResult(buildings=out, summary=pd.DataFrame(summary).set_index("circle"),
+                             requirements=pd.DataFrame(reqs, columns=_REQUIREMENT_COLUMNS))
+
+
+_REQUIREMENT_COLUMNS = ("circle", "distance_m", "facility", "name_zh", "name_en", "categories", "clause", "standard", "verified",
+                        "buildings_met", "buildings_met_pct")
 
 
 # ------------------------------------------------------------------------ green access
@@ -1187,7 +1349,9 @@ def compute(ctx: Context) -> Result:
     ``network_edges``, ``isochrones`` and ``axis_gaps``; tables ``life_circles``,
     ``green_access``, ``axis_catchment``, ``walk_by_category``, ``network``; the grid
     ``daily_distance_m``. Settings: ``[walk]``; life-circle requirements from
-    ``[[life_circles]]`` or the GB 50180-2018 default.
+    ``[[life_circles]]`` or the default derived from GB 50180-2018's facility tables
+    (:func:`default_life_circles`); table ``life_circle_requirements`` names each
+    requirement's facility and clause.
 
     Examples
     --------
@@ -1212,7 +1376,8 @@ def compute(ctx: Context) -> Result:
                       attached=att, access=acc)
     new.update({c: lc.buildings[c].to_numpy() for c in lc.buildings.columns if c.startswith("lc_")})
     nodes = _node_table(net, acc, daily)
-    res = Result(layers={"network_nodes": nodes, "network_edges": net.edges}, tables={"life_circles": lc.summary})
+    res = Result(layers={"network_nodes": nodes, "network_edges": net.edges},
+                 tables={"life_circles": lc.summary, "life_circle_requirements": lc.requirements})
     if spaces is not None:
         _green(res, new, net, b, spaces, s, att)
     if axis is not None:

@@ -460,7 +460,8 @@ def _layer_to_folium(item: _Item, opts: _Options) -> _Drawn:
     spec, cls, symbols = _layer_spec(item, gdf, opts)
     group = folium.FeatureGroup(show=item.show, control=False)
     group.add_child(_LayerData(group.get_name(), _js(spec)))
-    note = f"{label}: {int(blank.sum())} of {len(blank)}: {_t('empty', opts.lang)}" if blank.any() else ""
+    of = {"zh": "{n} / {total} 个", "en": "{n} of {total}", "zh+en": "{n} / {total} 个 ({n} of {total})"}[opts.lang]
+    note = f"{label}: {of.format(n=int(blank.sum()), total=len(blank))}: {_t('empty', opts.lang)}" if blank.any() else ""
     return _Drawn(item.key, group, f"{label} ({len(gdf):,})", _legend_entry(item, label, cls, symbols, opts.lang), note,
                   item.presentation.group)
 
@@ -521,22 +522,6 @@ def _pct(v: float) -> str:
     return f"{tenths:.0f}%" if float(tenths).is_integer() else f"{tenths:.1f}%"
 
 
-_WHOLE_UNITS = ("count", "spaces", "places")
-
-
-def _amount(v: float, target: float, unit: str) -> str:
-    """An amount at the precision its target is stated to: steps of a power of ten within 0.1 % of the target.
-
-    >>> _amount(79999.35, 80000, "m2"), _amount(0.99999, 1.0, "km"), _amount(25.0, 26, "count")
-    ('80,000', '1.000', '25')
-    """
-    if unit in _WHOLE_UNITS or not target:
-        return f"{v:,.0f}"
-    step = 10.0 ** math.floor(math.log10(abs(float(target)) / 1000))
-    decimals = max(0, -int(math.log10(step)))
-    return f"{round(v / step) * step:,.{decimals}f}"
-
-
 def _targets_html(ledger: pd.DataFrame | None, lang: Lang) -> str:
     """The targets ledger, folding; amounts at the target's precision, shares in 0.1 % steps, words in the map's language."""
     if ledger is None or not len(ledger):
@@ -549,8 +534,8 @@ def _targets_html(ledger: pd.DataFrame | None, lang: Lang) -> str:
         unit = {"m2": "m²", "km2": "km²"}.get(str(r["unit"]), styles.value_label(str(r["unit"]), lang))
         pct = "" if pd.isna(r["pct_of_target"]) else f"({float(r['pct_of_target']):.1f}%)".replace(".0%", "%")
         u = str(r["unit"])
-        rows += (f"<tr><td>{_h(label)}</td><td style='text-align:right'>{_amount(float(r['actual']), float(r['target']), u)} / "
-                 f"{_amount(float(r['target']), float(r['target']), u)} {_h(unit)} {pct}</td>"
+        rows += (f"<tr><td>{_h(label)}</td><td style='text-align:right'>{styles.display_amount(float(r['actual']), float(r['target']), u)} / "
+                 f"{styles.display_amount(float(r['target']), float(r['target']), u)} {_h(unit)} {pct}</td>"
                  f"<td class='renewgeo-{_h(r['status'])}'>{_h(styles.value_label(str(r['status']), lang))}</td></tr>")
     met = int((ledger["status"] != "short").sum())
     return (f"<details open><summary>{_h(_t('targets', lang))}: {met} / {len(ledger)} {_h(_t('of_met', lang))}</summary>"

@@ -107,8 +107,9 @@ geom_rank = {0: 0, 1: 1, 2: 2}  # point, line, polygon (QgsWkbTypes.GeometryType
 order = sorted(layers, key=lambda lyr: (top.index(lyr.name()) if lyr.name() in top else len(top), geom_rank.get(int(lyr.geometryType()), 3)))
 
 
-def render(to_draw, path=None):
+def render(to_draw, path=None, labels=True):
     settings = QgsMapSettings()
+    settings.setFlag(QgsMapSettings.DrawLabeling, labels)  # the probe samples fills, not labels
     settings.setLayers(to_draw)
     ext = QgsRectangle()
     for lyr in layers:
@@ -132,7 +133,7 @@ def render(to_draw, path=None):
 
 render(order, png)
 probe = [lyr for lyr in layers if lyr.name() == args.probe]
-img, vis = render(probe or order)
+img, vis = render(probe or order, labels=False)
 w, h = img.width(), img.height()
 colours = []
 for x, y in points:

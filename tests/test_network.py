@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 import pickle
 
 import geopandas as gpd
+import networkx as nx
 import numpy as np
 import pytest
 import shapely
@@ -223,3 +226,30 @@ def test_ties_are_broken_the_same_way_as_brute_force():
     d = shapely.distance(np.asarray(pts.values, dtype=object)[:, None], np.asarray(net.edges.geometry.values, dtype=object)[None, :])
     expected = [int(np.flatnonzero(row <= row.min() + 1e-9).min()) for row in d]
     assert e.tolist() == expected
+
+
+def test_every_entry_of_a_plaza_off_the_noding_grid_gets_its_chords():
+    """Nodes are rounded to the 1 mm grid, the plaza outline is not: entries were missed (the sample's axis
+    promenade, long sides at x = ...017.98387, got 1 chord of 66; the whole sample 41 instead of 106)."""
+    x0, y0 = 17.98387, 3.141592  # off the 1 mm grid
+    plaza = shapely.box(x0, y0, x0 + 100.0, y0 + 60.0)
+    # four streets, each ending on the middle of a side of the plaza (on the outline, off the grid)
+    mids = [(x0 + 50, y0), (x0 + 100, y0 + 30), (x0 + 50, y0 + 60), (x0, y0 + 30)]
+    outs = [(x0 + 50, y0 - 80), (x0 + 180, y0 + 30), (x0 + 50, y0 + 140), (x0 - 80, y0 + 30)]
+    g = gpd.GeoDataFrame(geometry=[shapely.LineString([a, b]) for a, b in zip(outs, mids, strict=True)], crs=CRS)
+    net = build_network(g, walkable_polygons=gpd.GeoDataFrame({"walkable": [True]}, geometry=[plaza], crs=CRS))
+    assert net.report.chords_added == 6  # every pair of the 4 entries: the plaza is convex
+    # independent check: networkx on the streets plus straight chords between the four entries
+    G = nx.Graph()
+    for a, b in zip(outs, mids, strict=True):
+        G.add_edge(a, b, w=math.dist(a, b))
+    for a, b in itertools.combinations(mids, 2):
+        G.add_edge(a, b, w=math.dist(a, b))
+    want = nx.shortest_path_length(G, outs[0], outs[2], weight="w")  # straight across: 80 + 60 + 80
+    e = net.edges
+    H = nx.Graph()
+    for u, v, w in zip(e["u"], e["v"], e["length_m"], strict=True):
+        H.add_edge(int(u), int(v), w=min(w, H[u][v]["w"]) if H.has_edge(u, v) else w)
+    xy = shapely.get_coordinates(net.nodes.geometry.values)
+    a, b = (int(np.argmin(np.hypot(*(xy - p).T))) for p in (outs[0], outs[2]))
+    assert nx.shortest_path_length(H, a, b, weight="w") == pytest.approx(want, abs=0.01)

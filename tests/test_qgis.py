@@ -20,7 +20,7 @@ import shapely
 import renewgeo as rg
 from renewgeo import qgis
 from renewgeo.pipeline import run_project
-from renewgeo.styles import KIND_PRESENTATIONS, STATUS_COLOURS, Presentation, Style
+from renewgeo.styles import KIND_PRESENTATIONS, STATUS_COLOURS, Presentation, Style, colours
 from tests.test_webmap import walk_run
 
 CHECK = Path(__file__).with_name("qgis_check.py")
@@ -321,3 +321,115 @@ def test_every_style_is_well_formed_xml_whatever_the_category(tmp_path, sample):
     # a lone surrogate (a Python string can hold one; no file can) goes the same way, in the one helper every value passes
     odd = qgis._x("a\ud800b<")
     assert ET.fromstring(f'<c value="{odd}"/>'.encode()).get("value") == "a\ufffdb<"
+
+
+# ------------------------------------------------------------ every layer drawn, in QGIS's own renderer
+RENDER = Path(__file__).with_name("qgis_render.py")
+
+
+def render_in_qgis(gpkg: Path, png: Path | None = None, *, order=()) -> dict:
+    """Every layer of ``gpkg`` drawn by QGIS with its default style (tests/qgis_render.py)."""
+    runtime = gpkg.parent / "xdg"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(runtime)}
+    extra = [f"--png={png}", f"--order={','.join(order)}"] if png else []
+    r = subprocess.run([SYSTEM_PY, str(RENDER), str(gpkg), *extra], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def expected_colours(g: gpd.GeoDataFrame, style: Style) -> list[str]:
+    """The colour renewgeo (and the meeting map) gives each feature of a layer, in row order (the fid order of the file)."""
+    values = g[style.column] if style.column is not None and style.column in g.columns else None
+    return [c.lower() for c in colours(style, values, len(g))]
+
+
+def assert_every_feature_drawn(layers, drawn: dict, ways: dict[str, Style]) -> None:
+    """Each non-empty layer paints pixels; QGIS gives every feature a symbol of the colour renewgeo gives it."""
+    assert set(drawn) - {"_png"} == set(ways)
+    for name, lyr in drawn.items():
+        if name == "_png":
+            continue
+        assert lyr["valid"] and lyr["style_loaded"], (name, lyr.get("style_message"))
+        if lyr["with_geometry"]:
+            assert lyr["painted_px"] > 0, f"QGIS draws no feature of {name}"
+        got = [lyr["symbols"][str(fid)] for fid in sorted(map(int, lyr["symbols"]))]
+        assert got == expected_colours(layers[name], ways[name]), name
+
+
+def default_styles(run, layers) -> dict[str, Style]:
+    return {n: qgis._ways(n, g, run.kinds().get(n, n), run.presentations())[0][1].style for n, g in layers.items()}
+
+
+@pytest.mark.parametrize("sample_name", ["chuangchuangyi", "shibei_relocation"])
+def test_every_layer_of_a_run_draws_every_feature_in_qgis(pyqgis, tmp_path, sample_name):
+    """Issue 17: the isochrones' style drew 0 of 3 features and no test looked. Now every layer of both samples is drawn."""
+    project = rg.load_project(rg.datasets.get_path(sample_name))
+    result = run_project(project, tmp_path / "out", progress=False)
+    gpkg = result.files["results"]
+    png = tmp_path / f"{sample_name}.png"
+    drawn = render_in_qgis(gpkg, png, order=top_first(result.presentations()))
+    layers = result.output_layers()
+    assert_every_feature_drawn(layers, drawn, default_styles(result, layers))
+    assert drawn["_png"]["width"] == 1280 and drawn["_png"]["height"] == 720 and drawn["_png"]["painted_px"] > 20_000
+    if sample_name == "chuangchuangyi":
+        assert drawn["isochrones"]["painted_px"] > 0 and drawn["isochrones"]["features"] == 3
+
+
+def test_categories_match_every_value_as_qgis_reads_it(pyqgis, tmp_path):
+    """Categories were compared as renewgeo writes a value ('1000000', 'True'); QGIS compares '1e+06', 'true': nothing drawn."""
+    boxes = [shapely.box(500000 + 20 * i, 4000000, 500010 + 20 * i, 4000010) for i in range(6)]
+    cols = {
+        "real": [5.0, 10.0, 7.5, 1e6, 0.1 + 0.2, 2.5e-7],
+        "flag": [True, False, True, True, False, False],
+        "mixed": pd.Series([5.0, "5", 5, "a", 1e6, 5.0], dtype=object),  # text in the file: "5.0", "5", "5", "a", "1000000.0"
+        "year": [2024, 2025, 2024, 2026, 2025, 2024],
+        "real32": pd.Series([0.1, 1e6, 0.1, 2.5, 3.0, 0.1], dtype="float32"),
+    }
+    layers = {c: gpd.GeoDataFrame({c: v}, geometry=boxes, crs=4549) for c, v in cols.items()}
+    pal = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628")
+    ways = {c: Style("polygon", column=c, categories={"5": "#000000"}, palette=pal, fill_opacity=1.0) for c in cols}
+    pres = {c: [(c, Presentation((c, c), st))] for c, st in ways.items()}
+    path = qgis.write_gpkg(layers, tmp_path / "types.gpkg", presentations=pres)
+    drawn = render_in_qgis(path)
+    assert_every_feature_drawn(layers, drawn, ways)
+    assert all(c is not None for lyr in drawn.values() for c in lyr["symbols"].values())
+
+
+def test_qgis_number_is_what_qgis_writes():
+    assert [qgis.qgis_number(v) for v in (5.0, 1e15, 99999999999999.9, 123456789.0, 1e-5, -2.5e-7, 1e300)] == [
+        "5", "1e+15", "99999999999999.9", "123456789", "1e-05", "-2.5e-07", "1e+300"]
+
+
+ZONES = gpd.GeoDataFrame({"name": ["North", None, "South", "Same"], "name_zh": ["北区", "中区", None, "Same"]},
+                         geometry=[shapely.box(500000, 4000000 + 200 * i, 500150, 4000150 + 200 * i) for i in range(4)], crs=4549)
+
+
+@pytest.mark.parametrize(("lang", "want"), [
+    ("zh", ["北区", "中区", "South", "Same"]),
+    ("en", ["North", "中区", "South", "Same"]),
+    ("zh+en", ["北区\nNorth", "中区", "South", "Same"]),
+])
+def test_zone_labels_follow_the_language_in_qgis(pyqgis, tmp_path, lang, want):
+    """Issue 17: zones were labelled in English although name_zh exists; each name now stands in for the other when missing."""
+    path = qgis.write_gpkg({"zones": ZONES}, tmp_path / "zones.gpkg", kinds={"zones": "zones"}, lang=lang)
+    lyr = render_in_qgis(path)["zones"]
+    assert [lyr["labels"][str(fid)] for fid in sorted(map(int, lyr["labels"]))] == want
+
+
+def test_labels_and_class_names_in_the_chosen_language():
+    b = gpd.GeoDataFrame({"status": ["idle"], "name": ["B1"], "name_zh": ["一号楼"]}, geometry=[shapely.box(0, 0, 1, 1)], crs=4549)
+    zh = qgis.style_qml(KIND_PRESENTATIONS["buildings"].style, b, lang="zh")
+    assert 'label="闲置"' in zh and "isExpression=\"1\"" in zh and zh.index("name_zh") < zh.index("&quot;name&quot;")
+    en = qgis.style_qml(KIND_PRESENTATIONS["buildings"].style, b, lang="en")
+    assert 'label="idle"' in en and en.index("&quot;name&quot;") < en.index("name_zh")
+    with pytest.raises(rg.RenewgeoError, match="lang"):
+        qgis.write_gpkg({"b": b}, Path("/nonexistent/x.gpkg"), lang="fr")
+
+
+def test_a_run_labels_zones_in_its_map_language(pyqgis, sample_path, tmp_path):
+    """`[map] lang = "zh"` reaches results.gpkg: the zones read their Chinese names in QGIS."""
+    project = rg.load_project(sample_path, overrides={"map.lang": "zh"})
+    result = run_project(project, tmp_path / "out", analyses=["area"], progress=False)
+    lyr = render_in_qgis(result.files["results"])["zones"]
+    assert [lyr["labels"][str(f)] for f in sorted(map(int, lyr["labels"]))] == list(project["zones"]["name_zh"])

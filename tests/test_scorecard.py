@@ -489,6 +489,23 @@ def _share_served(served, scope):
     return 100 * b[b.id.map(served)].residents.sum() / b.residents.sum()
 
 
+def _gb_circles():
+    """The default circles, derived here from the GB 50180-2018 rows of the standard's file (tomllib, not renewgeo):
+    per level with a distance, one requirement per required facility's categories that renewgeo knows."""
+    import tomllib
+
+    from renewgeo.schemas import AMENITY_CATEGORIES
+    doc = tomllib.loads((Path(rg.__file__).parent / "data" / "life_circles_gb50180.toml").read_text(encoding="utf-8"))
+    circles = {}
+    for lv in doc["levels"]:
+        if "distance_m" not in lv:
+            continue
+        reqs = {frozenset(c for c in f["categories"] if c in AMENITY_CATEGORIES) for f in doc["facilities"]
+                if f["level"] == lv["id"] and f["provision"] == "required" and f.get("standard", "GB 50180-2018") == "GB 50180-2018"}
+        circles[lv["id"]] = (max(lv["distance_m"]), [sorted(r) for r in reqs if r])
+    return circles
+
+
 def test_residents_served_life_circle_green_and_axis(hand):
     _, _, vals = hand
     lib = load_library()
@@ -518,16 +535,15 @@ def test_residents_served_life_circle_green_and_axis(hand):
     live = buildings_frame().query("live")
     near = live.id.map(lambda k: d[k] <= 300)
     close(value(vals, "axis_catchment"), 100 * live[near].gfa_m2.sum() / live.gfa_m2.sum())
-    # life circles: every requirement of the circle met within its distance
-    circles = {c["name"]: c for c in __import__("tomllib").loads(
-        (Path(rg.__file__).parent / "data" / "life_circles.toml").read_text(encoding="utf-8"))["life_circles"]}
+    # life circles: every requirement of the GB 50180-2018 circle met within its distance
+    circles = _gb_circles()
     for ind_id, params in measured(vals, "life_circle_pass_pct"):
-        c = circles[params["circle"]]
+        distance_m, required = circles[params["circle"]]
         ok = {bid: True for bid in BUILDINGS.id}
-        for req in c["required"]:
+        for req in required:
             targets = [p for cat in req for p in by_cat.get(cat, [])]
             d = _walk_distances(targets) if targets else {k: np.inf for k in ok}
-            ok = {k: ok[k] and d[k] <= c["distance_m"] for k in ok}
+            ok = {k: ok[k] and d[k] <= distance_m for k in ok}
         for scope in SCOPES:
             close(value(vals, ind_id, scope), _share_served(ok, scope))
     assert lib.indicator("life_circle_5min").measure == "life_circle_pass_pct"
@@ -799,3 +815,4 @@ def test_the_meeting_map_has_a_folded_scorecard_panel_with_escaped_names():
     assert "<img" not in out and "&lt;img" in out and "a&lt;b&gt;" in out
     page = wm.meeting_map(p, r, lang="zh").get_root().render()
     assert "绿色自贸指标" in page and "审批阶段通过" in page
+

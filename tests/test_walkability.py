@@ -431,7 +431,13 @@ def test_sample_project_walkability(sample):
     iso = r.layers["isochrones"]
     assert iso["area_m2"].is_monotonic_increasing and iso["gfa_m2"].is_monotonic_increasing
     lc = r.tables["life_circles"]
-    assert lc.loc["15min", "households_pass_pct"] == 100.0  # the talent apartments (B24) pass
+    # GB 50180-2018's 15-minute circle needs a post office (邮政营业场所, category post) within 1,000 m: the sample has
+    # no amenity of category post at all (checked on the raw layer), so no building passes (the old simplified table
+    # passed B24 and B25, 100 % of households) and the post office is named as what is most often missing
+    assert not (sample["amenities"]["category"].astype("object") == "post").any()
+    assert lc.loc["15min", "buildings_pass"] == 0 and lc.loc["15min", "households_pass_pct"] == 0.0
+    assert lc.loc["15min", "most_missing"] == "邮政营业场所 Post office" and lc.loc["15min", "most_missing_buildings"] == len(b)
+    assert b["lc_15min_missing"].str.contains("邮政营业场所 Post office").all()
     assert set(r.tables) >= {"life_circles", "green_access", "axis_catchment", "walk_by_category", "network"}
 
 
@@ -603,3 +609,62 @@ def test_porto_downtown_buildings_and_pois(shared_data):
     assert share > 0.95
     assert r["cafe_nearest_m"].median() < 300  # downtown Porto: cafes everywhere
     assert attached.sum() + r["cafe_nearest_m"].notna().sum() >= len(r) * 0.95
+
+
+def test_default_life_circles_come_from_the_gb50180_table():
+    """The default circles are the GB 50180-2018 rows, derived independently here with tomllib; requirements keep names."""
+    import tomllib
+    from importlib import resources
+
+    from renewgeo.schemas import AMENITY_CATEGORIES
+    doc = tomllib.loads(resources.files("renewgeo.data").joinpath("life_circles_gb50180.toml").read_text(encoding="utf-8"))
+    assert "life_circles" not in doc  # one source: the facility rows
+    circles = W.default_life_circles()
+    assert [(c["name"], c["distance_m"]) for c in circles] == [("5min", 300.0), ("10min", 500.0), ("15min", 1000.0)]
+    for c in circles:
+        rows = [f for f in doc["facilities"] if f["level"] == c["name"] and f["provision"] == "required" and "standard" not in f
+                and any(k in AMENITY_CATEGORIES for k in f["categories"])]
+        assert {tuple(sorted(r)) for r in c["required"]} == {tuple(sorted(f["categories"])) for f in rows}
+        assert len(c["required"]) == len(c["facilities"])
+        ids = {i for lab in c["facilities"] for i in lab["facility"].split("+")}
+        assert ids == {f["id"] for f in rows}
+    five = circles[0]
+    k = five["required"].index(["kindergarten"])
+    assert five["facilities"][k]["label"] == "幼儿园 Kindergarten" and "B.0.1" in five["facilities"][k]["clause"]
+    ten = circles[1]
+    assert ["primary_school", "school"] in ten["required"]  # OSM's amenity=school counts for the primary school
+    assert len(W.default_life_circles(standards=["GB 50180-2018", "TD/T 1062-2021"])[0]["required"]) > len(five["required"])
+    with pytest.raises(rg.RenewgeoError, match="standards"):
+        W.default_life_circles(standards=["GB 99999"])
+
+
+def test_life_circle_osm_tags_map_to_their_categories_or_say_why():
+    """Each required facility's OSM tags reach one of its categories through osm_categories.csv, or its note says why."""
+    import csv
+    from importlib import resources
+
+    with resources.files("renewgeo.data").joinpath("osm_categories.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    cat = {(r["key"], r["value"]): r["category"] for r in rows}
+    for f in W.life_circle_standard()["facilities"]:
+        if f["provision"] != "required" or not f["categories"]:
+            continue
+        for tag in f["osm_tags"]:
+            k, v = tag.split("+")[0].strip().split("=")
+            mapped = cat.get((k, v), cat.get((k, "*")))
+            assert mapped in f["categories"] or tag.split(" +")[0] in f.get("note", ""), (f["id"], tag, mapped)
+
+
+def test_life_circles_name_the_missing_facility():
+    net = build_network(grid())
+    homes = pts([(0, 0)], id=["h1"], gfa_m2=[1000.0], households=[10])
+    amen = pts([(100, 0)], category=["clinic"])
+    circles = [c for c in W.default_life_circles() if c["name"] == "5min"]
+    lc = W.life_circles(net, homes, amen, circles=circles)
+    missing = lc.buildings.loc[0, "lc_5min_missing"]
+    assert "幼儿园 Kindergarten" in missing and "公共厕所 Public toilet" in missing and "|" not in missing
+    s = lc.summary.loc["5min"]
+    assert s["most_missing"] == "社区服务站 Community service station" and s["most_missing_buildings"] == 1
+    assert "B.0.1" in s["most_missing_clause"]
+    r = lc.requirements
+    assert len(r) == len(circles[0]["required"]) and r.loc[r.facility == "kindergarten", "buildings_met"].tolist() == [0]

@@ -207,8 +207,8 @@ def test_chinese_map_has_no_english_codes(browser_ok, demo_run, tmp_path):
 
 
 def test_display_numbers_are_rounded_as_a_drawing_shows_them():
-    assert webmap._amount(79999.35, 80000, "m2") == "80,000" and webmap._amount(2499.98, 2500, "m2") == "2,500"
-    assert webmap._amount(0.9999958, 1.0, "km") == "1.000" and webmap._amount(12.0, 26, "count") == "12"
+    assert styles.display_amount(79999.35, 80000, "m2") == "80,000" and styles.display_amount(2499.98, 2500, "m2") == "2,500"
+    assert styles.display_amount(0.9999958, 1.0, "km") == "1.000" and styles.display_amount(12.0, 26, "count") == "12"
     assert webmap._pct(7.6923) == "7.6%" and webmap._pct(99.96) == "99.9%" and webmap._pct(0.01) == "0.1%"
     assert webmap._pct(0.0) == "0%" and webmap._pct(100.0) == "100%"
 
