@@ -167,6 +167,9 @@ def _cmd_analysis(args: argparse.Namespace, analysis: Analysis) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    if len(args.projects) < 2:
+        raise ProjectFileError(f"compare needs two or more project folders, got {len(args.projects)}: "
+                               "renewgeo compare PROJECT1 PROJECT2 [...]")
     projects = [_load(args, Path(p)) for p in args.projects]
     out = Path(args.out) if args.out else Path("renewgeo-output") / "compare"
     _values, stages, files = compare_projects(projects, out, stage=args.stage, wait_s=args.wait, progress=not args.quiet)
@@ -247,7 +250,10 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="the scorecards of several projects side by side (tables/compare.csv)")
     c.add_argument("projects", nargs="+", metavar="PROJECT", help="two or more project folders")
     c.add_argument("--stage", choices=STAGE_IDS, default=None, help="also compare each indicator's status at this approval stage")
-    _common(c)
+    _common(c, writes=False)
+    c.add_argument("--out", help="output folder (default renewgeo-output/compare); replaced whole by each comparison")
+    c.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another run writing the same folder (default: refuse at once)")
     v = sub.add_parser("validate", help="validate a project; exit 2 on errors")
     v.add_argument("project")
     _common(v, writes=False)

@@ -316,9 +316,11 @@ def overlaps(parcels: gpd.GeoDataFrame, *, id_column: str = "id", min_area_m2: f
     -------
     DataFrame
         ``parcel_a`` (the earlier of the two in the layer), ``parcel_b``, ``overlap_m2``
-        and ``assigned_to``: the parcel :func:`release` gives the shared land to with
-        ``parcel_overlap="first"`` (``parcel_a``; where three overlap, the first of all
-        keeps it).
+        and ``assigned_to``: the parcel :func:`release` gives the pair's shared land to
+        with ``parcel_overlap="first"`` (``parcel_a``). Rows are pairs: where three
+        parcels overlap, the part all three share appears in three rows and goes to the
+        first of all, so sum ``overlap_m2`` of :func:`release` (per parcel), not of this
+        table, for the land taken from later parcels.
     """
     require_metric(parcels, layer="parcels", what="parcel overlaps")
     _check_geometries(parcels, layer="parcels", id_column=id_column, polygons=True)

@@ -50,9 +50,9 @@ _WORDS = {
     "title": ("绿色自贸指标：各类别在各审批阶段的结果", "Green FTZ scorecard: each category at each approval stage"),
     "pass": ("全部达标", "all pass"),
     "fail": ("有未达标", "some fail"),
-    "unavailable": ("缺数据", "data missing"),
+    "unavailable": ("无未达标，但缺数据", "none fails, data missing"),
     "not_applicable": ("本阶段不考核", "not checked"),
-    "cell": ("格内：达标/未达标（项目整体）", "cells: pass/fail (whole project)"),
+    "cell": ("格内：项目整体 达标/未达标；✓/✗：该阶段（含各地块）是否通过", "cells: pass/fail, whole project; ✓/✗: the stage, every site included"),
     "targets_title": ("规划目标：实际值占目标的百分比", "The plan's targets: actual as a share of the target"),
     "pct_of_target": ("实际值占目标 (%)", "actual as % of target"),
     "target": ("目标", "target"),
@@ -117,12 +117,12 @@ def _language(lang: Lang) -> tuple[Lang, dict[str, Any]]:
 
 
 def _cell_status(group: pd.DataFrame) -> str:
+    """Red when one fails; grey when none fails but one lacks data; green only when every checked indicator passes."""
     st = set(group["status"])
-    if "fail" in st:
-        return "fail"
-    if "pass" in st:
-        return "pass"
-    return "unavailable" if "unavailable" in st else "not_applicable"
+    for status in ("fail", "unavailable", "pass"):
+        if status in st:
+            return status
+    return "not_applicable"
 
 
 def _stage_label(r: Mapping[Any, Any], lang: Lang) -> str:
@@ -136,9 +136,10 @@ def scorecard_by_category(table: pd.DataFrame, stages: pd.DataFrame, *, lang: La
     """The scorecard at a glance: a category x approval stage grid, coloured by result.
 
     A cell is green when every indicator of the category checked at that stage passes,
-    red when at least one fails, grey when the only checked ones lack data, and pale when
-    none is checked; it reads ``pass/fail`` counts. Whole-project values only (per-site
-    rows are in the table).
+    red when at least one fails, grey when none fails but at least one lacks data, and
+    pale when none is checked; it reads ``pass/fail`` counts of the whole-project values
+    (per-site rows are in the table). The tick or cross under a stage is the stage's
+    result over every scope, sites included (``stage_passes``).
 
     Parameters
     ----------
@@ -172,7 +173,7 @@ def scorecard_by_category(table: pd.DataFrame, stages: pd.DataFrame, *, lang: La
     import matplotlib
 
     with matplotlib.rc_context(rc):  # type: ignore[arg-type]
-        fig = _chart_type()(figsize=(11, 7.5), dpi=110, layout="constrained")
+        fig = _chart_type()(figsize=(4.5 + 0.95 * len(stage_ids), 7.5), dpi=110, layout="constrained")
         ax = fig.add_subplot()
         for i in range(len(cats)):
             for j in range(len(stage_ids)):

@@ -33,8 +33,8 @@ import logging
 import math
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
@@ -103,8 +103,14 @@ class ScorecardSettings(Section):
                                                           "{ far = { land_supply = 1.2 } }", example="{ far = { land_supply = 1.2 } }")
 
     def check(self, layers: Mapping[str, str], vocabulary: Mapping[str, Any]) -> list[str]:
-        """Stage names in ``thresholds`` must be stage ids."""
+        """Stage names in ``thresholds`` must be stage ids, and (without a project ``library``) indicator ids of the built-in one."""
         out = []
+        known = {i.id for i in load_library().indicators} if self.library is None else None
+        for ind in self.thresholds:
+            if known is not None and ind not in known:
+                s = closest(ind, sorted(known))
+                out.append(f"thresholds names no indicator {ind!r}" + (f" (did you mean {s!r}?)" if s else
+                                                                          "; the ids are in renewgeo/data/indicators/green_ftz.toml"))
         for ind, stages in self.thresholds.items():
             for st in stages:
                 if st not in STAGE_IDS:
@@ -342,7 +348,7 @@ _REQUIRED_INPUT = ("scope", "source")
 _TEXT_INPUT = ("source", "illustrative", "note")
 
 
-def read_inputs(path: str | Path, *, scopes: Sequence[str]) -> pd.DataFrame:
+def read_inputs(path: str | Path, *, scopes: Sequence[str], numeric: Collection[str] | None = None) -> pd.DataFrame:
     r"""Read and check the tabular indicator inputs (``[scorecard] inputs_file``).
 
     The CSV (UTF-8, a BOM allowed) has a ``scope`` column (``project`` or a site id), a
@@ -355,6 +361,10 @@ def read_inputs(path: str | Path, *, scopes: Sequence[str]) -> pd.DataFrame:
         The CSV file.
     scopes : sequence of str
         The valid scopes: ``"project"`` and the project's site ids.
+    numeric : collection of str, optional
+        The columns that must hold numbers (the inputs the indicators read); other
+        columns (a planner's remarks, 备注) are kept as text. Default: every column but
+        ``scope``, ``source``, ``illustrative`` and ``note``.
 
     Returns
     -------
@@ -365,7 +375,8 @@ def read_inputs(path: str | Path, *, scopes: Sequence[str]) -> pd.DataFrame:
     ------
     ProjectFileError
         Every problem at once, naming the file, the row (line number) and the column:
-        a missing required column, an unknown or repeated scope, a value that is not a number.
+        a missing required column, an unknown or repeated scope, a value that is not a number
+        in a numeric column.
 
     Examples
     --------
@@ -399,12 +410,21 @@ def read_inputs(path: str | Path, *, scopes: Sequence[str]) -> pd.DataFrame:
         if not str(row["source"]).strip():
             probs.append(f"{path} line {line}, column 'source': empty; say where the figures come from (or 'illustrative')")
         for c, v in row.items():
-            out[str(c)].append(_input_value(str(c), v, f"{path} line {line}, column {c!r}", probs))
+            as_text = numeric is not None and str(c) not in numeric  # a column no indicator reads: a planner's remark
+            out[str(c)].append(str(v).strip() if as_text and pd.notna(v) else _input_value(str(c), v, f"{path} line {line}, column {c!r}", probs))
     if probs:
         raise ProjectFileError("the indicator inputs have errors:\n" + "\n".join(probs))
     frame = pd.DataFrame(out)
     frame["scope"] = frame["scope"].astype(str).str.strip()
     return frame.set_index("scope")
+
+
+def _input_names(lib: Library) -> set[str]:
+    """The input columns the library reads: indicators' ``input`` and the measures' ``input:NAME`` needs."""
+    names = {i.input for i in lib.indicators if i.input}
+    for m in lib.measures:
+        names.update(re.findall(r"input:(\w+)", " ".join(m.needs)))
+    return names
 
 
 def _input_value(col: str, v: Any, where: str, probs: list[str]) -> Any:
@@ -493,8 +513,9 @@ class _Data:
         return frame["_site"] == scope
 
     def residents(self, scope: str) -> float:
+        """People living in the scope after renewal: demolished buildings house no one."""
         b = self.buildings
-        return 0.0 if b is None else float(b.loc[self.in_scope(b, scope), "_residents"].sum())
+        return 0.0 if b is None else float(b.loc[self.in_scope(b, scope) & ~b["_demolished"], "_residents"].sum())
 
     def jobs(self) -> tuple[float | None, str]:
         z = self.zones
@@ -703,7 +724,9 @@ def _m_completeness(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
     for col in ("status", "treatment"):
         ok &= b[col].notna() if col in b.columns else False
     ok &= b["_gfa"].notna()
-    return _share(float(ok.sum()), float(len(b)), f"no buildings in {scope}")
+    absent = [c for c in ("status", "treatment") if c not in b.columns]
+    v = _share(float(ok.sum()), float(len(b)), f"no buildings in {scope}")
+    return replace(v, why=f"the buildings layer has no {' and no '.join(absent)} column") if absent and v.applicable else v
 
 
 @_measure("works_progress_pct")
@@ -726,7 +749,7 @@ def _served(b: pd.DataFrame, rules: Sequence[Mapping[str, Any]]) -> pd.Series:
 
 @_measure("residents_served_pct")
 def _m_residents_served(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
-    b = _bld(d, scope, live=False)
+    b = _bld(d, scope)  # residents after renewal: not in demolished buildings
     ok = _served(b, params.get("rules", []))
     return _share(float(b.loc[ok, "_residents"].sum()), float(b["_residents"].sum()), _no_residents(scope).why)
 
@@ -796,7 +819,7 @@ def _m_gfa_per_1000(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
 @_measure("life_circle_pass_pct")
 def _m_life_circle(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
     col = f"lc_{params.get('circle')}_pass"
-    b = _bld(d, scope, live=False)
+    b = _bld(d, scope)  # residents after renewal: not in demolished buildings
     if col not in b.columns:
         return _missing(f"needs the life circle {params.get('circle')!r}: the walk analysis checks the project's [[life_circles]] when "
                         "given, else the 5min/10min/15min circles derived from GB 50180-2018 (renewgeo/data/life_circles_gb50180.toml)")
@@ -860,7 +883,7 @@ def _m_use_mix(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
         return _na(f"no floor area in {scope}")
     p = b.groupby("_group")["_gfa"].sum().to_numpy(dtype=float) / total
     p = p[p > 0]
-    return _ok(float(-(p * np.log(p)).sum() / math.log(len(_MAIN_GROUPS))))
+    return _ok(abs(float(-(p * np.log(p)).sum() / math.log(len(_MAIN_GROUPS)))))  # one use: 0, never -0
 
 
 @_measure("jobs_housing_balance_pct")
@@ -874,7 +897,7 @@ def _m_jobs_housing(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
         return _missing("needs dwellings: the households column of the buildings layer")
     dw = float(hh.sum())
     if not (jobs > 0 and dw > 0):
-        return _ok(0.0, f"jobs {jobs:g} ({src}), dwellings {dw:g}")
+        return _na(f"no balance to measure: jobs {jobs:g} ({src}), dwellings {dw:g}")
     r = jobs / dw
     return _ok(100.0 * min(r, 1 / r), f"jobs {jobs:g} ({src}), dwellings {dw:g}")
 
@@ -899,7 +922,7 @@ def _clipped_m2(d: _Data, geoms: Any, scope: str, *, union: bool = False) -> flo
 @_measure("green_ratio_pct")
 def _m_green_ratio(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
     bad = _land(d, scope)
-    return bad or _ok(100.0 * _clipped_m2(d, _typed(d, "green_space_types").geometry.values, scope) / d.land_m2[scope])
+    return bad or _ok(100.0 * _clipped_m2(d, _typed(d, "green_space_types").geometry.values, scope, union=True) / d.land_m2[scope])
 
 
 @_measure("green_m2_per_resident")
@@ -908,23 +931,37 @@ def _m_green_per_resident(d: _Data, params: Mapping[str, Any], scope: str) -> Va
     if bad:
         return bad
     res = d.residents(scope)
-    return _no_residents(scope) if not res > 0 else _ok(_clipped_m2(d, _typed(d, "green_space_types").geometry.values, scope) / res)
+    return _no_residents(scope) if not res > 0 else _ok(_clipped_m2(d, _typed(d, "green_space_types").geometry.values, scope, union=True) / res)
 
 
 @_measure("residents_green_access_pct")
 def _m_green_access(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
     col = f"{params.get('target', 'green')}_dist_m"
-    b = _bld(d, scope, live=False)
+    b = _bld(d, scope)  # residents after renewal: not in demolished buildings
     if col not in b.columns:
         return _missing(f"needs {col} from the walk analysis (outdoor spaces of a green type)")
     ok = (pd.to_numeric(b[col], errors="coerce") <= float(params.get("distance_m", 300))).fillna(False)
     return _share(float(b.loc[ok, "_residents"].sum()), float(b["_residents"].sum()), _no_residents(scope).why)
 
 
+_TRUE = {"true", "yes", "y", "1", "是", "t"}
+_FALSE = {"false", "no", "n", "0", "否", "f"}
+
+
+def _truthy(v: Any) -> bool | None:
+    """A yes/no cell as True, False or None (unset): booleans, numbers and the words a spreadsheet holds (是/否, yes/no)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return None
+    if isinstance(v, str):
+        t = v.strip().lower()
+        return True if t in _TRUE else False if t in _FALSE else None
+    return bool(v)
+
+
 def _open_spaces(d: _Data) -> np.ndarray:
     o = _typed(d, "open_public_space_types")
     if "walkable" in o.columns:
-        o = o[o["walkable"].astype("object").map(lambda v: not (pd.notna(v) and v is not None and not bool(v))).astype(bool)]
+        o = o[o["walkable"].astype("object").map(lambda v: _truthy(v) is not False).astype(bool)]  # unset: walkable
     return np.asarray(o.geometry.values)
 
 
@@ -941,8 +978,8 @@ def _m_renewed_outdoor(d: _Data, params: Mapping[str, Any], scope: str) -> Value
         return bad
     o = d.outdoor
     assert o is not None
-    ren = o["renewed"].astype("object").map(lambda v: bool(v) if pd.notna(v) else False).astype(bool)
-    return _share(_clipped_m2(d, o.geometry.values[ren.to_numpy()], scope), _clipped_m2(d, o.geometry.values, scope),
+    ren = o["renewed"].astype("object").map(lambda v: _truthy(v) is True).astype(bool)
+    return _share(_clipped_m2(d, o.geometry.values[ren.to_numpy()], scope, union=True), _clipped_m2(d, o.geometry.values, scope, union=True),
                   f"no outdoor space in {scope}")
 
 
@@ -1240,7 +1277,8 @@ def compute(ctx: Context) -> Result:
             f"{i!r} is not an indicator" + (f" (did you mean {closest(i, ids)!r}?)" if closest(i, ids) else "") for i in unknown))
     d = _build_data(ctx, lib, None)
     if s.inputs_file:
-        d.inputs = read_inputs(_resolve(ctx.project, s.inputs_file, "[scorecard] inputs_file", notes), scopes=["project", *d.site_ids])
+        d.inputs = read_inputs(_resolve(ctx.project, s.inputs_file, "[scorecard] inputs_file", notes), scopes=["project", *d.site_ids],
+                               numeric=_input_names(lib))
     stages = [s.stage] if s.stage else list(STAGE_IDS)
     table = pd.DataFrame(_rows(d, lib, stages, s.thresholds), columns=list(TABLE_COLUMNS[:-2]))
     cats = {c.id: c for c in lib.categories}
@@ -1265,12 +1303,12 @@ def format_stages(stages: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _column_names(names: Sequence[str]) -> list[str]:
-    """Project names as column names, unique (a second ``park`` becomes ``park (2)``)."""
+def _column_names(names: Sequence[str], reserved: Sequence[str] = ()) -> list[str]:
+    """Project names as column names, unique and apart from ``reserved`` (a second ``park``, or a project called ``stage``, gets `` (2)``)."""
     out: list[str] = []
     for n in names:
         name, k = n, 2
-        while name in out:
+        while name in out or name in reserved or f"status:{name}" in reserved:
             name, k = f"{n} ({k})", k + 1
         out.append(name)
     return out
@@ -1305,8 +1343,8 @@ def compare(cards: Sequence[ScorecardResult], *, stage: str | None = None) -> tu
     """
     if stage is not None and stage not in STAGE_IDS:
         raise ProjectFileError(f"stage {stage!r} is not an approval stage; use one of {list(STAGE_IDS)}")
-    cols = _column_names([c.project for c in cards])
     keys = ["indicator_id", "category", "name_zh", "name_en", "unit", "direction"]
+    cols = _column_names([c.project for c in cards], reserved=[*keys, "stage"])
     metas, cols_of = [], []
     for col, card in zip(cols, cards, strict=True):
         t = card.table[card.table["scope"] == "project"]

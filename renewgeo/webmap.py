@@ -505,12 +505,12 @@ def _legend_html(drawn: list[_Drawn], lang: Lang) -> str:
 
 
 def _title_html(project: Project, ledger: pd.DataFrame | None, circles: pd.DataFrame | None, lang: Lang, title: str | None,
-                stages: pd.DataFrame | None = None) -> str:
+                stages: pd.DataFrame | None = None, scorecard: pd.DataFrame | None = None) -> str:
     """The title panel: the project's title and the key figures of the targets ledger of the run."""
     names = {"zh": project.title_zh or project.title, "en": project.title,
              "zh+en": f"{project.title_zh} {project.title}" if project.title_zh else project.title}
     note = f"<div><i>{_h(_t('illustrative', lang))}</i></div>" if project.illustrative else ""
-    rows = _targets_html(ledger, lang) + _life_circles_html(circles, lang) + _scorecard_html(stages, lang)
+    rows = _targets_html(ledger, lang) + _life_circles_html(circles, lang) + _scorecard_html(stages, lang, names=_indicator_names(scorecard))
     return f"<div class='renewgeo-panel renewgeo-title' id='renewgeo-title'><h1>{_h(title or names[lang])}</h1>{note}{rows}</div>"
 
 
@@ -558,7 +558,16 @@ def _life_circles_html(circles: pd.DataFrame | None, lang: Lang) -> str:
     return f"<details open><summary>{_h(_t('life_circles', lang))}</summary><table>{rows}</table></details>"
 
 
-def _scorecard_html(stages: pd.DataFrame | None, lang: Lang, *, blocking_shown: int = 3) -> str:
+def _indicator_names(scorecard: pd.DataFrame | None) -> dict[str, tuple[str, str]]:
+    """Each indicator id's (Chinese, English) name, from the scorecard table."""
+    if scorecard is None or not {"indicator_id", "name_zh", "name_en"} <= set(scorecard.columns):
+        return {}
+    one = scorecard.drop_duplicates("indicator_id")
+    return {str(i): (str(z), str(e)) for i, z, e in zip(one["indicator_id"], one["name_zh"], one["name_en"], strict=True)}
+
+
+def _scorecard_html(stages: pd.DataFrame | None, lang: Lang, *, blocking_shown: int = 3,
+                    names: Mapping[str, tuple[str, str]] | None = None) -> str:
     """The scorecard's approval stages, folded: pass or fail, the counts, and the first indicators that block each."""
     if stages is None or not len(stages) or "stage_passes" not in stages.columns:
         return ""
@@ -566,7 +575,8 @@ def _scorecard_html(stages: pd.DataFrame | None, lang: Lang, *, blocking_shown: 
     for r in stages.to_dict("records"):
         name = styles.text((str(r.get("name_zh") or r["stage"]), str(r.get("name_en") or r["stage"])), lang)
         ok = bool(r["stage_passes"])
-        block = [b for b in str(r.get("blocking") or "").split("; ") if b and b != "nan"]
+        block = [styles.text((names or {}).get(b, (b, b)), "zh" if lang == "zh+en" else lang)
+                 for b in str(r.get("blocking") or "").split("; ") if b and b != "nan"]
         more = f" +{len(block) - blocking_shown}" if len(block) > blocking_shown else ""
         why = (f"<tr><td colspan='3' style='white-space:normal;overflow-wrap:anywhere;padding-left:1em'><small>"
                f"{_h(_t('blocked_by', lang))}: {_h(', '.join(block[:blocking_shown]))}{more}</small></td></tr>") if block else ""
@@ -812,7 +822,7 @@ def meeting_map(
             d.group.add_to(m)
     root = cast(Figure, m.get_root())
     head = _title_html(project, _table(results, "targets"), _table(results, "life_circles"), opts.lang, title,
-                       _table(results, "scorecard_stages"))
+                       _table(results, "scorecard_stages"), _table(results, "scorecard"))
     root.html.add_child(Element(f"<div class='renewgeo-side'>{head}"
                                 f"{_legend_html(drawn, opts.lang)}</div>"), name="renewgeo_panels")
     m.add_child(_Script(_controls_js(m.get_name(), opts.lang)))

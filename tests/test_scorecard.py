@@ -754,7 +754,8 @@ def test_compare_two_samples_side_by_side(tmp_path, capsys):
     stages = pd.read_csv(tmp_path / "cmp" / "tables" / "compare_stages.csv", encoding="utf-8-sig")
     assert stages.columns.tolist() == ["stage", "chuangchuangyi", "shibei_relocation"] and stages.stage.tolist() == ["scheme_review"]
     assert (tmp_path / "cmp" / "manifest.json").exists() and (tmp_path / "cmp" / "tables" / "compare.xlsx").exists()
-    assert main(["compare", str(SAMPLE / "chuangchuangyi"), "--out", str(tmp_path / "one"), "--quiet"]) == 1  # one project: refused
+    assert main(["compare", str(SAMPLE / "chuangchuangyi"), "--out", str(tmp_path / "one"), "--quiet"]) == 2  # one project: refused
+    assert "two or more project folders" in capsys.readouterr().err
 
 
 def test_compare_names_projects_apart_and_keeps_unavailable_empty():
@@ -766,6 +767,9 @@ def test_compare_names_projects_apart_and_keeps_unavailable_empty():
                           "stage": ["completion"] * 2, "status": [status, "pass"]})
         return ScorecardResult(name, t, pd.DataFrame({"stage": ["completion"], "stage_passes": [status != "fail"]}))
 
+    v2, s2 = compare([card("stage", 1.0, "pass"), card("unit", 2.0, "fail")])  # project names that are column names
+    assert v2.columns.tolist()[-2:] == ["stage (2)", "unit (2)"] and v2["unit"].tolist() == ["pct"]
+    assert s2.values.tolist() == [["completion", "pass", "fail"]]
     values, stages = compare([card("p", 40.0, "fail"), card("p", None, "unavailable")], stage="completion")
     assert values.columns.tolist()[-4:] == ["p", "status:p", "p (2)", "status:p (2)"]
     assert values["p"].tolist() == [40.0] and values["p (2)"].isna().all()  # the site's 99 is not the project's value
@@ -794,7 +798,7 @@ def test_the_chart_colours_each_category_and_stage_as_the_table_says(tmp_path):
     for patch in ax.patches:
         j, i = int(patch.get_x()), int(patch.get_y())
         s = set(proj[(proj.category == cats[i]) & (proj.stage == st.stage[j])].status)
-        want = "fail" if "fail" in s else "pass" if "pass" in s else "unavailable" if "unavailable" in s else "not_applicable"
+        want = "fail" if "fail" in s else "unavailable" if "unavailable" in s else "pass" if "pass" in s else "not_applicable"
         assert to_hex(patch.get_facecolor()) == STATUS_COLOURS[want], (cats[i], st.stage[j])
 
 
@@ -816,3 +820,52 @@ def test_the_meeting_map_has_a_folded_scorecard_panel_with_escaped_names():
     page = wm.meeting_map(p, r, lang="zh").get_root().render()
     assert "绿色自贸指标" in page and "审批阶段通过" in page
 
+
+
+# ------------------------------------------------------------------------ after review
+def test_overlapping_green_is_counted_once_and_yes_no_words_are_read():
+    """A lawn drawn inside a park: green ratio and renewed share take the union (pyproj.Geod), not the sum."""
+    layers = _handmade_layers()
+    park, lawn = box(250, 100, 290, 170), box(260, 110, 280, 150)  # the lawn lies inside the park
+    o = gpd.GeoDataFrame({"id": ["P", "L"], "space_type": ["park", "green"], "renewed": ["是", "否"]}, geometry=[park, lawn], crs=CRS)
+    p = rg.Project.from_layers({"buildings": layers["buildings"], "sites": layers["sites"], "outdoor_spaces": o}, crs=CRS)
+    v = rg.scorecard(p).table.drop_duplicates(["indicator_id", "scope"]).set_index(["indicator_id", "scope"])["value"]
+    close(v.loc[("green_ratio", "project")], 100 * geod_area(park) / land("project"))
+    close(v.loc[("outdoor_renewed_share", "project")], 100.0)  # 是 renewed (the park), 否 not; the lawn adds no area
+
+
+def test_demolished_buildings_house_no_one():
+    layers = _handmade_layers()
+    b = layers["buildings"].copy()
+    b["population"] = pd.array([100] * len(b), dtype="Int64")
+    b.loc[b.index[0], "status"] = "demolished"
+    p = rg.Project.from_layers({"buildings": b, "sites": layers["sites"]}, crs=CRS)
+    t = rg.scorecard(p).table
+    v = t.drop_duplicates(["indicator_id", "scope"]).set_index(["indicator_id", "scope"])["value"]
+    live = b[b.status != "demolished"]
+    use = live.use_after.fillna(live.use_before)
+    public = live[use.isin(load_library().conventions["use_groups"]["public_facility"])].gfa_m2.sum()
+    close(v.loc[("public_facility_gfa_per_1000", "project")], 1000 * public / (100 * len(live)))
+
+
+def test_inputs_keep_remarks_and_thresholds_name_known_indicators(tmp_path):
+    f = tmp_path / "in.csv"
+    f.write_text("scope,source,jobs,备注\nproject,illustrative,5000,来自2024年统计\n", encoding="utf-8")
+    layers = _handmade_layers()
+    p = rg.Project.from_layers({k: layers[k] for k in ("buildings", "sites")}, crs=CRS, settings={"scorecard": {"inputs_file": str(f)}})
+    rg.scorecard(p)  # a text column no indicator reads is a remark, not an error
+    with pytest.raises(rg.ValidationError) as e:
+        rg.Project.from_layers({k: layers[k] for k in ("buildings", "sites")}, crs=CRS,
+                               settings={"scorecard": {"thresholds": {"fra": {"land_supply": 1.0}}}})
+    assert "thresholds names no indicator 'fra' (did you mean 'far'?)" in e.value.report.format()
+
+
+def test_the_map_panel_names_blocking_indicators_in_the_maps_language():
+    import renewgeo.webmap as wm
+
+    r = rg.run_analyses(rg.load_project(SAMPLE / "chuangchuangyi"), ["scorecard"], progress=False)
+    names = wm._indicator_names(r.tables["scorecard"])
+    st = r.tables["scorecard_stages"]
+    first = next(b for b in st.blocking if b).split("; ")[0]
+    assert names[first][0] in wm._scorecard_html(st, "zh", names=names)
+    assert names[first][1] in wm._scorecard_html(st, "en", names=names) and first not in wm._scorecard_html(st, "en", names=names)
