@@ -315,6 +315,15 @@ def targets_ledger(table: pd.DataFrame, *, lang: Lang = "zh+en") -> Figure:
     return fig
 
 
+def _lacking_line(what: Any, pct: float, lang: Lang) -> str:
+    """Under a circle that not every building passes: the facility most often missing (the table's ``"中文 English"``)."""
+    if pct >= 100 or not isinstance(what, str) or not what.strip():
+        return ""
+    zh, _, en = what.strip().partition(" ")
+    name = {"zh": zh, "en": en or zh, "zh+en": what.strip()}[lang]
+    return f"\n{styles.text(('主要缺少', 'mostly lacking'), lang)}: {name}"
+
+
 def life_circle_compliance(table: pd.DataFrame, *, lang: Lang = "zh+en") -> Figure:
     """The life circles: the share of buildings with every service each circle requires within its walk.
 
@@ -348,8 +357,9 @@ def life_circle_compliance(table: pd.DataFrame, *, lang: Lang = "zh+en") -> Figu
     n = table["buildings"].where(table["buildings"] > 0)
     pct = (table["buildings_pass"] / n * 100).fillna(0).to_numpy(dtype=float)
     dist = table["distance_m"] if "distance_m" in table.columns else pd.Series(np.nan, index=table.index)
-    ticks = [_pair(_value_pair(c), lang, "\n") + (f"\n≤ {d:,.0f} m" if np.isfinite(d) else "")
-             for c, d in zip(table.index, dist.to_numpy(dtype=float), strict=True)]
+    lacking = table["most_missing"] if "most_missing" in table.columns else pd.Series(None, index=table.index, dtype="object")
+    ticks = [_pair(_value_pair(c), lang, "\n") + (f"\n≤ {d:,.0f} m" if np.isfinite(d) else "") + _lacking_line(w, p, lang)
+             for c, d, w, p in zip(table.index, dist.to_numpy(dtype=float), lacking, pct, strict=True)]
     with matplotlib.rc_context(rc):  # type: ignore[arg-type]
         fig = _chart_type()(figsize=(7.5, 4.8), dpi=110, layout="constrained")
         ax = fig.add_subplot()
