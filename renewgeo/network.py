@@ -678,7 +678,8 @@ def _doors(geoms: np.ndarray, edges: np.ndarray) -> np.ndarray:
         wide = wide[np.unique(owner[nb[as_near]])]
     if len(wide):
         reach = shapely.buffer(edges[wide], shapely.length(sl[wide]) + TIE_M, quad_segs=2)
-        near = shapely.intersection(shapely.boundary(geoms[wide]), reach)
+        # merged: a facade through the ring's start vertex comes out of the intersection in two pieces
+        near = shapely.line_merge(shapely.intersection(shapely.boundary(geoms[wide]), reach))
         stretch = (shapely.get_type_id(near) == 1) & (shapely.length(near) > 2 * TIE_M)
         door[wide[stretch]] = shapely.line_interpolate_point(near[stretch], 0.5, normalized=True)
     return door

@@ -1075,6 +1075,14 @@ def _check_sections(settings: Settings, kinds: Mapping[str, str], vocabulary: Vo
                                 "bad_setting")])
 
 
+def _check_setting_files(settings: Settings, root: Path | None, allow_network: bool, report: ValidationReport,
+                         tomlfile: str | None) -> None:
+    """The files settings sections name (the scorecard's library and inputs): read now, so `validate` finds their problems."""
+    for name, sec in settings.sections().items():
+        for fp in sec.check_files(root, allow_network=allow_network):
+            report.extend([Problem(fp.severity, "project.toml", f"[{name}] {fp.message}", fp.fix, file=tomlfile, code=fp.code)])
+
+
 def _assemble(
     meta: ProjectMeta,
     *,
@@ -1119,6 +1127,8 @@ def _assemble(
         tables.settings, probs = tables.settings.checked_override(overrides, layers=layer_kinds, vocabulary=dataclasses.asdict(vocab),
                                                                   source="command line")
         report.extend(probs)
+    if not report.errors:
+        _check_setting_files(tables.settings, root, meta.allow_network, report, tomlfile)
     if report.errors or analysis is None:
         raise ValidationError(report)
     for w in report.warnings:

@@ -50,7 +50,7 @@ from renewgeo._validate import Problem, closest
 from renewgeo.analysis import REGISTRY, Analysis, Context, Result, register
 from renewgeo.area import density, targets_ledger
 from renewgeo.project import Project, resolve_source
-from renewgeo.settings import Section, parse_record, section, setting
+from renewgeo.settings import FileProblem, Section, parse_record, section, setting
 from renewgeo.units import true_area_m2
 
 __all__ = [
@@ -116,6 +116,39 @@ class ScorecardSettings(Section):
                 if st not in STAGE_IDS:
                     s = closest(st, STAGE_IDS)
                     out.append(f"thresholds.{ind} names no stage {st!r}" + (f" (did you mean {s!r}?)" if s else f"; stages: {list(STAGE_IDS)}"))
+        return out
+
+
+    def check_files(self, root: Path | None, *, allow_network: bool) -> list[FileProblem]:
+        """The ``library`` and ``inputs_file``: found, inside the project (else a warning), and well formed."""
+        out: list[FileProblem] = []
+        lib = None
+        paths = {}
+        for key in ("library", "inputs_file"):
+            file = getattr(self, key)
+            if file is None:
+                continue
+            try:
+                path, outside = resolve_source(file, root, allow_network=False, what=f"[scorecard] {key}")
+            except ProjectFileError as exc:
+                out.append(FileProblem(str(exc), f"name a file in the project folder under [scorecard] {key}"))
+                continue
+            if outside:
+                out.append(FileProblem(f"{key} reads {file}, outside the project folder", "copy it into the project folder if it "
+                                       "belongs to the project", severity="warning", code="outside_project"))
+            if not Path(path).is_file():
+                out.append(FileProblem(f"{key} = {file!r}: no such file ({path})", f"fix [scorecard] {key}, or remove it"))
+                continue
+            paths[key] = path
+        try:
+            lib = load_library(paths.get("library")) if "library" in paths or "inputs_file" in paths else None
+        except ProjectFileError as exc:
+            out.append(FileProblem(str(exc), "fix the indicator library file named by [scorecard] library"))
+        if "inputs_file" in paths and lib is not None:
+            try:
+                read_inputs(paths["inputs_file"], scopes=None, numeric=_input_names(lib))
+            except ProjectFileError as exc:
+                out.append(FileProblem(str(exc), "fix the CSV named by [scorecard] inputs_file"))
         return out
 
 
@@ -348,7 +381,7 @@ _REQUIRED_INPUT = ("scope", "source")
 _TEXT_INPUT = ("source", "illustrative", "note")
 
 
-def read_inputs(path: str | Path, *, scopes: Sequence[str], numeric: Collection[str] | None = None) -> pd.DataFrame:
+def read_inputs(path: str | Path, *, scopes: Sequence[str] | None, numeric: Collection[str] | None = None) -> pd.DataFrame:
     r"""Read and check the tabular indicator inputs (``[scorecard] inputs_file``).
 
     The CSV (UTF-8, a BOM allowed) has a ``scope`` column (``project`` or a site id), a
@@ -359,8 +392,9 @@ def read_inputs(path: str | Path, *, scopes: Sequence[str], numeric: Collection[
     ----------
     path : path
         The CSV file.
-    scopes : sequence of str
-        The valid scopes: ``"project"`` and the project's site ids.
+    scopes : sequence of str or None
+        The valid scopes: ``"project"`` and the project's site ids (None: not checked,
+        as ``validate`` does before the layers are read).
     numeric : collection of str, optional
         The columns that must hold numbers (the inputs the indicators read); other
         columns (a planner's remarks, 备注) are kept as text. Default: every column but
@@ -400,7 +434,7 @@ def read_inputs(path: str | Path, *, scopes: Sequence[str], numeric: Collection[
     for i, row in enumerate(raw.to_dict("records")):
         line = i + 2  # the header is line 1
         sc = str(row["scope"]).strip()
-        if sc not in scopes:
+        if scopes is not None and sc not in scopes:
             s = closest(sc, scopes)
             probs.append(f"{path} line {line}, column 'scope': {sc!r} is not 'project' or a site id"
                          + (f" (did you mean {s!r}?)" if s else f"; site ids: {[x for x in scopes if x != 'project'][:10]}"))

@@ -33,6 +33,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 import pandas as pd
@@ -42,6 +43,7 @@ from renewgeo._validate import Problem, closest
 
 __all__ = [
     "SECTIONS",
+    "FileProblem",
     "Section",
     "Settings",
     "describe",
@@ -54,6 +56,16 @@ S = TypeVar("S", bound="Section")
 R = TypeVar("R")
 
 _META = "renewgeo"
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A problem of a file a settings section names: an error, or a ``warning`` (a file outside the project)."""
+
+    message: str
+    fix: str
+    severity: Literal["error", "warning"] = "error"
+    code: str = "bad_setting_file"
 
 
 @dataclass(frozen=True)
@@ -442,6 +454,10 @@ class Section:
 
     def check(self, layers: Mapping[str, str], vocabulary: Mapping[str, Any]) -> list[str]:
         """Problems that need the project's layers (``{name: kind}``) and vocabulary; none by default."""
+        return []
+
+    def check_files(self, root: Path | None, *, allow_network: bool) -> list[FileProblem]:
+        """Problems of the files the section names (read from the project folder ``root``); none by default."""
         return []
 
     def to_dict(self) -> dict[str, Any]:

@@ -53,6 +53,7 @@ def test_sample_auto_crs_is_the_same_zone(sample_path, tmp_path):
     toml = (sample_path / "project.toml").read_text(encoding="utf-8").replace('crs = "EPSG:4549"', 'crs = "auto"')
     (tmp_path / "project.toml").write_text(toml, encoding="utf-8")
     (tmp_path / "chuangchuangyi.gpkg").symlink_to(sample_path / "chuangchuangyi.gpkg")
+    (tmp_path / "indicator_inputs.csv").write_bytes((sample_path / "indicator_inputs.csv").read_bytes())  # [scorecard] names it
     assert rg.load_project(tmp_path).crs.to_epsg() == 4549
 
 

@@ -302,10 +302,10 @@ def test_inputs_fill_indicators_and_empty_is_unavailable(tmp_path):
 
 def test_inputs_file_refuses_network_paths():
     layers = _handmade_layers()
-    p = rg.Project.from_layers({"buildings": layers["buildings"]}, crs=CRS,
+    with pytest.raises(rg.ValidationError) as e:  # refused when the project loads, before anything is read
+        rg.Project.from_layers({"buildings": layers["buildings"]}, crs=CRS,
                                settings={"scorecard": {"inputs_file": "/vsicurl/https://example.invalid/in.csv"}})
-    with pytest.raises(rg.ProjectFileError, match="network"):
-        rg.scorecard(p)
+    assert "network" in e.value.report.format()
 
 
 # ------------------------------------------------------------------------ hand-made: land and floor area
@@ -869,3 +869,28 @@ def test_the_map_panel_names_blocking_indicators_in_the_maps_language():
     first = next(b for b in st.blocking if b).split("; ")[0]
     assert names[first][0] in wm._scorecard_html(st, "zh", names=names)
     assert names[first][1] in wm._scorecard_html(st, "en", names=names) and first not in wm._scorecard_html(st, "en", names=names)
+
+
+def test_validate_reads_the_scorecard_files(tmp_path):
+    """`renewgeo validate` used to say 0 errors for a missing inputs file, a bad CSV value or a broken library."""
+    import shutil
+
+    def project(toml_extra="", inputs=None):
+        d = tmp_path / f"p{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(SAMPLE / "chuangchuangyi", d)
+        if inputs is not None:
+            (d / "indicator_inputs.csv").write_text(inputs, encoding="utf-8")
+        if toml_extra:
+            t = (d / "project.toml").read_text(encoding="utf-8")
+            (d / "project.toml").write_text(t.replace('inputs_file = "indicator_inputs.csv"', toml_extra), encoding="utf-8")
+        return d
+
+    assert rg.validate_project(project()).ok
+    r = rg.validate_project(project('inputs_file = "missing.csv"'))
+    assert not r.ok and "inputs_file = 'missing.csv': no such file" in r.format()
+    r = rg.validate_project(project(inputs="scope,source,jobs\nproject,illustrative,5k\n"))
+    assert not r.ok and "line 2, column 'jobs': '5k' is not a number" in r.format()
+    bad = project('inputs_file = "indicator_inputs.csv"\nlibrary = "mine.toml"')
+    (bad / "mine.toml").write_text('[[indicators]]\nid = "x"\ncategory = "nowhere"\n', encoding="utf-8")
+    r = rg.validate_project(bad)
+    assert not r.ok and "mine.toml" in r.format()

@@ -166,6 +166,7 @@ def _project_folder(tmp_path, sample_path, extra: str, *, speed_m_s: float = 1.0
     text = text.replace("speed_m_s = 1.0", f"speed_m_s = {speed_m_s}", 1)
     (tmp_path / "project.toml").write_text(text + "\n" + extra, encoding="utf-8")
     (tmp_path / "chuangchuangyi.gpkg").symlink_to(sample_path / "chuangchuangyi.gpkg")
+    (tmp_path / "indicator_inputs.csv").write_bytes((sample_path / "indicator_inputs.csv").read_bytes())  # [scorecard] names it
     return tmp_path
 
 
