@@ -105,7 +105,7 @@ class ScorecardSettings(Section):
     def check(self, layers: Mapping[str, str], vocabulary: Mapping[str, Any]) -> list[str]:
         """Stage names in ``thresholds`` must be stage ids, and (without a project ``library``) indicator ids of the built-in one."""
         out = []
-        known = {i.id for i in load_library().indicators} if self.library is None else None
+        known = {i.id for i in load_library().indicators} if self.thresholds and self.library is None else None
         for ind in self.thresholds:
             if known is not None and ind not in known:
                 s = closest(ind, sorted(known))
@@ -978,24 +978,10 @@ def _m_green_access(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
     return _share(float(b.loc[ok, "_residents"].sum()), float(b["_residents"].sum()), _no_residents(scope).why)
 
 
-_TRUE = {"true", "yes", "y", "1", "是", "t"}
-_FALSE = {"false", "no", "n", "0", "否", "f"}
-
-
-def _truthy(v: Any) -> bool | None:
-    """A yes/no cell as True, False or None (unset): booleans, numbers and the words a spreadsheet holds (是/否, yes/no)."""
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-        return None
-    if isinstance(v, str):
-        t = v.strip().lower()
-        return True if t in _TRUE else False if t in _FALSE else None
-    return bool(v)
-
-
 def _open_spaces(d: _Data) -> np.ndarray:
     o = _typed(d, "open_public_space_types")
     if "walkable" in o.columns:
-        o = o[o["walkable"].astype("object").map(lambda v: _truthy(v) is not False).astype(bool)]  # unset: walkable
+        o = o[o["walkable"].astype("boolean").fillna(True).to_numpy(dtype=bool)]  # a bool column of the kind (是/否 read on load); unset: walkable
     return np.asarray(o.geometry.values)
 
 
@@ -1012,8 +998,8 @@ def _m_renewed_outdoor(d: _Data, params: Mapping[str, Any], scope: str) -> Value
         return bad
     o = d.outdoor
     assert o is not None
-    ren = o["renewed"].astype("object").map(lambda v: _truthy(v) is True).astype(bool)
-    return _share(_clipped_m2(d, o.geometry.values[ren.to_numpy()], scope, union=True), _clipped_m2(d, o.geometry.values, scope, union=True),
+    ren = o["renewed"].astype("boolean").fillna(False)  # a bool column of the kind: 是/否, yes/no read as booleans on load
+    return _share(_clipped_m2(d, o.geometry.values[ren.to_numpy(dtype=bool)], scope, union=True), _clipped_m2(d, o.geometry.values, scope, union=True),
                   f"no outdoor space in {scope}")
 
 
