@@ -1,17 +1,19 @@
 """renewgeo: GIS answers for urban-renewal planning.
 
-Load a project (a folder with ``project.toml``), then ask it questions::
+Load a project (a folder with ``project.toml``), then ask it questions; README.md
+describes the command line and DESIGN.md how data flows.
 
-    import renewgeo as rg
-    p = rg.load_project(rg.datasets.get_path("chuangchuangyi"))
-    p.summary()
-
-See README.md for the CLI and DESIGN.md for how data flows.
+Examples
+--------
+>>> import renewgeo as rg
+>>> p = rg.load_project(rg.datasets.get_path("chuangchuangyi"))
+>>> p.crs.to_epsg(), len(p["buildings"])
+(4549, 26)
 """
 
 from __future__ import annotations
 
-from renewgeo import crs, datasets, io, plot, qgis, schemas, settings, webmap
+from renewgeo import crs, datasets, districts, io, plot, qgis, schemas, settings, webmap
 from renewgeo._config import options
 from renewgeo._errors import (
     CRSError,
@@ -27,14 +29,18 @@ from renewgeo._validate import Problem, ValidationReport
 from renewgeo._version import __version__
 from renewgeo.analysis import REGISTRY as ANALYSES
 from renewgeo.analysis import Result, RunResult
+from renewgeo.districts import BenchmarkResult, benchmark
+from renewgeo.patches import Scenario
 from renewgeo.pipeline import run_analyses, run_project, scorecard, write_run
 from renewgeo.project import Project, Target, load_project, validate_project
+from renewgeo.scenarios import ScenarioRun, run_scenarios, scenario_map, write_scenarios
 from renewgeo.scorecard import ScorecardResult
 from renewgeo.settings import Settings
 from renewgeo.webmap import meeting_map
 
 __all__ = [
     "ANALYSES",
+    "BenchmarkResult",
     "CRSError",
     "DependencyError",
     "Problem",
@@ -44,6 +50,8 @@ __all__ = [
     "RenewgeoError",
     "Result",
     "RunResult",
+    "Scenario",
+    "ScenarioRun",
     "SchemaError",
     "ScorecardResult",
     "Settings",
@@ -52,8 +60,10 @@ __all__ = [
     "ValidationReport",
     "WriteError",
     "__version__",
+    "benchmark",
     "crs",
     "datasets",
+    "districts",
     "io",
     "load_project",
     "meeting_map",
@@ -62,10 +72,13 @@ __all__ = [
     "qgis",
     "run_analyses",
     "run_project",
+    "run_scenarios",
+    "scenario_map",
     "schemas",
     "scorecard",
     "settings",
     "validate_project",
     "webmap",
     "write_run",
+    "write_scenarios",
 ]

@@ -28,7 +28,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import geopandas as gpd
 import pandas as pd
@@ -44,6 +44,7 @@ __all__ = ["REGISTRY", "Analysis", "Context", "Result", "RunResult", "register"]
 log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=Section)
+T = TypeVar("T")
 
 
 @dataclass
@@ -120,6 +121,12 @@ class Analysis:
     includes : tuple of str
         Analyses the CLI command runs along (``area`` prints the targets ledger too);
         they may be registered later.
+    reads : tuple of str, optional
+        Everything its result depends on besides its settings and its upstream results:
+        input kinds, ``"rasters"`` (the project's rasters) and ``"extent"`` (the bounds of
+        all layers). A scenario run reuses the baseline's result when none of these
+        changed (:func:`renewgeo.pipeline.run_analyses` ``reuse=``); None (the default)
+        means unknown, and the analysis always runs.
     """
 
     name: str
@@ -139,6 +146,7 @@ class Analysis:
     report: Callable[[Result], str] | None = None
     cli_flags: Mapping[str, str] = field(default_factory=dict)
     includes: tuple[str, ...] = ()
+    reads: tuple[str, ...] | None = None
 
 
 REGISTRY: dict[str, Analysis] = {}
@@ -206,6 +214,19 @@ class Context:
     project: Project
     settings: Settings
     upstream: Mapping[str, Result]
+    cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def cached(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """``make()``, or what it returned for ``key`` earlier in the runs that share this cache.
+
+        The runs of one scenario comparison share a cache: an analysis keys what is costly
+        to build (the walking network) by everything it is built from, so that scenarios
+        that leave those inputs alone reuse it. Outside such runs the cache is empty and
+        ``make()`` is simply called.
+        """
+        if key not in self.cache:
+            self.cache[key] = make()
+        return cast(T, self.cache[key])
 
     def section(self, cls: type[S]) -> S:
         """The analysis' settings section, typed."""
@@ -261,6 +282,9 @@ class RunResult:
         The ``"section.key": value`` overrides given on top of project.toml.
     files : dict of str to Path
         What was written, once written.
+    reused : list of str
+        Analyses whose result was taken from another run (a scenario's baseline) because
+        nothing they read had changed.
     """
 
     project: Project
@@ -269,6 +293,7 @@ class RunResult:
     skipped: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    reused: list[str] = field(default_factory=list)
     _cache: dict[tuple[str, tuple[str, ...]], gpd.GeoDataFrame] = field(default_factory=dict, repr=False, compare=False)
 
     @property

@@ -10,6 +10,8 @@ Commands
 ``renewgeo validate PROJECT``     print the validation report (exit 2 on errors)
 ``renewgeo settings [PROJECT]``   every setting with its value, default and meaning
 ``renewgeo info FILE``            layers, CRS, counts, bounds and columns of a file
+``renewgeo benchmark FILE --measure COL[,COL]``  share of land and of each measure, location quotient,
+                                  density and Gini per district (tables/benchmark.csv, figures/benchmark_*.png)
 
 ``--set SECTION.KEY=VALUE`` (any command that loads a project) overrides a setting of
 project.toml, checked the same way. Exit codes: 0 ok, 2 invalid input (project file,
@@ -32,10 +34,10 @@ from typing import Any
 
 import pandas as pd
 
-from renewgeo import datasets
+from renewgeo import datasets, districts, outputs
 from renewgeo import io as rio
 from renewgeo._config import options
-from renewgeo._errors import CRSError, ProjectFileError, ReadError, RenewgeoError, ValidationError, WriteError
+from renewgeo._errors import CRSError, ProjectFileError, ReadError, RenewgeoError, SchemaError, ValidationError, WriteError
 from renewgeo._validate import visible_text as _visible
 from renewgeo._version import __version__
 from renewgeo.analysis import REGISTRY, Analysis
@@ -180,6 +182,25 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_scenarios(args: argparse.Namespace) -> int:
+    from renewgeo.scenarios import run_scenarios, write_scenarios
+
+    project = _load(args, Path(args.project))
+    sr = run_scenarios(project, args.scenario, progress=not args.quiet)
+    out = Path(args.out) if args.out else Path("renewgeo-output") / safe_name(project.name, suffix="_scenarios")
+    files = write_scenarios(sr, out, maps_dir=_maps_dir(args), wait_s=args.wait, notify=_say(args))
+    key = sr.delta[sr.delta["group"].isin(["area", "programme", "walk", "release", "targets"]) & (sr.delta["delta"].abs() > 1e-9)]
+    _echo(f"{project.title}: what each scenario changes against the baseline")
+    with pd.option_context("display.width", 220, "display.max_rows", 400, "display.max_colwidth", 48):
+        _echo(key[["scenario", "name_en", "unit", "baseline", "value", "delta"]].round(2).to_string(index=False) if len(key)
+              else "  (no indicator changes)")
+    for sid, run in sr.runs.items():
+        if run.reused:
+            _echo(f"  {sid}: reused the baseline's {', '.join(run.reused)} (nothing they read changed)")
+    _print_files(f"{project.name} scenarios", files)
+    return EXIT_OK
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     report = validate_project(args.project, repair=args.repair, overrides=_overrides(args))
     _echo(report.format())
@@ -208,6 +229,47 @@ def _cmd_info(args: argparse.Namespace) -> int:
             _echo(f"layer {row['layer']}: {row['geometry_type']}, {n:,} {'feature' if n == 1 else 'features'}, CRS {row['crs'] or '-'}")
             _echo(f"  bounds  {row['bounds']}")
             _echo(f"  columns {row['columns']}")
+    return EXIT_OK
+
+
+def _write_benchmark(result: districts.BenchmarkResult, out: Path, *, manifest: dict[str, Any], lang: Any,
+                     wait_s: float) -> dict[str, Path]:
+    """The benchmark's tables and charts, written into ``out`` as one unit (staged, locked, swapped in whole)."""
+    from renewgeo.plot import figure_png
+
+    with outputs.open_output(out, wait_s=wait_s) as staging:
+        base = staging.path
+        files = {"table:benchmark": rio.write_table(result.table, base / "tables" / "benchmark.csv"),
+                 "table:benchmark_concentration": rio.write_table(result.concentration, base / "tables" / "benchmark_concentration.csv"),
+                 "table:benchmark_lorenz": rio.write_table(result.lorenz, base / "tables" / "benchmark_lorenz.csv")}
+        (base / "figures").mkdir()
+        for name, draw in (("benchmark_lorenz", districts.lorenz_chart), ("benchmark_lq", districts.lq_chart)):
+            path = base / "figures" / f"{name}.png"  # fixed names
+            path.write_bytes(figure_png(draw(result, lang=lang)))
+            files[f"figure:{name}"] = path
+        final = staging.commit({"renewgeo_version": __version__, "benchmark": manifest})
+    done = {k: final / v.relative_to(base) for k, v in files.items()}
+    done["manifest"] = final / "manifest.json"
+    return done
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    measures = [m.strip() for item in args.measure for m in item.split(",") if m.strip()]
+    source = Path(args.file)
+    label = args.layer or source.name
+    gdf = districts.read_districts(source, layer=args.layer, coords=args.coords)
+    try:
+        result = districts.benchmark(gdf, measures=measures, name=args.name, by=args.by, layer=label)
+    except SchemaError as exc:  # bad input: exit 2, like a project's validation errors
+        _echo(f"renewgeo: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    out = Path(args.out) if args.out else Path("renewgeo-output") / safe_name(f"{source.stem}_benchmark", fallback="benchmark")
+    manifest = {"file": str(source), "layer": args.layer, "measures": list(result.measures), "by": args.by, "name": args.name,
+                "coords": args.coords, "crs": gdf.crs.to_string(), "notes": list(result.notes)}
+    files = _write_benchmark(result, out, manifest=manifest, lang=args.lang, wait_s=args.wait)
+    _echo(f"{source.name}{f' ({args.layer})' if args.layer else ''}: {len(gdf)} districts, areas in {gdf.crs.to_string()}")
+    _echo(districts.format_benchmark(result))
+    _print_files("benchmark", files)
     return EXIT_OK
 
 
@@ -254,6 +316,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", help="output folder (default renewgeo-output/compare); replaced whole by each comparison")
     c.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="wait this long for another run writing the same folder (default: refuse at once)")
+    sc = sub.add_parser("scenarios", help="the baseline and each [[scenarios]] plan of a project, compared "
+                                          "(tables/scenario_delta.csv, difference layers, a map with a scenario switch)")
+    sc.add_argument("project", help="project folder (with project.toml and [[scenarios]])")
+    sc.add_argument("--scenario", action="append", default=None, metavar="ID", help="only this scenario (repeat for several)")
+    _common(sc)
     v = sub.add_parser("validate", help="validate a project; exit 2 on errors")
     v.add_argument("project")
     _common(v, writes=False)
@@ -262,6 +329,20 @@ def _parser() -> argparse.ArgumentParser:
     _common(s, writes=False)
     i = sub.add_parser("info", help="describe the layers of a file")
     i.add_argument("file")
+    b = sub.add_parser("benchmark", help="share of land, share of each measure, location quotient, density and Gini per district")
+    b.add_argument("file", help="a layer of district polygons (GeoPackage, GeoJSON, Shapefile ...)")
+    b.add_argument("--measure", action="append", required=True, metavar="COL[,COL]",
+                   help="columns of counts or amounts (or COL_share_pct: published shares in percent); repeatable")
+    b.add_argument("--layer", help="the layer, in a file that holds several")
+    b.add_argument("--by", metavar="COL", help="a column (the city) that splits the districts into groups benchmarked apart")
+    b.add_argument("--name", metavar="COL", help="the column that names each district (default: name, district or name_zh)")
+    b.add_argument("--coords", choices=("wgs84", "gcj02"), default="wgs84",
+                   help="gcj02: the coordinates are GCJ-02 (AMap/Gaode, Tencent), converted to WGS 84 first")
+    b.add_argument("--lang", choices=("zh", "en", "zh+en"), default="zh+en", help="language of the charts")
+    b.add_argument("--quiet", action="store_true", help="no warnings")
+    b.add_argument("--out", help="output folder (default renewgeo-output/<file>_benchmark); replaced whole by each run")
+    b.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another run writing the same folder (default: refuse at once)")
     return p
 
 
@@ -274,10 +355,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_analysis(args, REGISTRY[args.command])
     if args.command == "compare":
         return _cmd_compare(args)
+    if args.command == "scenarios":
+        return _cmd_scenarios(args)
     if args.command == "validate":
         return _cmd_validate(args)
     if args.command == "settings":
         return _cmd_settings(args)
+    if args.command == "benchmark":
+        return _cmd_benchmark(args)
     return _cmd_info(args)
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm.std import tqdm as _console_tqdm
 
@@ -59,6 +60,8 @@ def run_analyses(
     settings: Settings | None = None,
     overrides: Mapping[str, Any] | None = None,
     progress: bool | None = None,
+    reuse: RunResult | None = None,
+    cache: dict[Any, Any] | None = None,
 ) -> RunResult:
     """Run analyses (all registered ones by default) and what they need, in dependency order.
 
@@ -73,6 +76,14 @@ def run_analyses(
         ``{"section.key": value}`` on top of them, checked as in project.toml.
     progress : bool, optional
         Show a progress bar (default :data:`renewgeo.options.progress`).
+    reuse : RunResult, optional
+        A run of the same project with other layers (a scenario's baseline): an analysis
+        that declares what it reads (``Analysis.reads``) takes that run's result when
+        nothing it reads, nothing upstream of it and none of the settings changed; it is
+        listed in ``reused``.
+    cache : dict, optional
+        Shared by the runs of a scenario comparison: analyses keep costly intermediate
+        products there (:meth:`renewgeo.analysis.Context.cached`).
 
     Returns
     -------
@@ -107,19 +118,52 @@ def run_analyses(
             tqdm(total=len(order), desc=f"renewgeo {visible_text(project.name)}", disable=not show, unit="step") as bar:
         for name in order:
             bar.set_postfix_str(name)
-            _run_one(REGISTRY[name], run)
+            _run_one(REGISTRY[name], run, reuse, {} if cache is None else cache)
             bar.update()
     return run
 
 
-def _run_one(a: Analysis, run: RunResult) -> None:
+def _bounds(project: Project) -> tuple[float, ...]:
+    """The bounds of every layer together (finite ones only)."""
+    b = np.array([g.total_bounds for g in project.layers.values() if len(g)], dtype="float64").reshape(-1, 4)
+    b = b[np.isfinite(b).all(axis=1)]
+    return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())) if len(b) else ()
+
+
+def _unchanged(a: Analysis, run: RunResult, before: RunResult) -> bool:
+    """Whether ``before``'s result of ``a`` holds for ``run``: nothing ``a`` reads, nothing upstream, no setting changed."""
+    if a.reads is None or a.name not in before.results or run.settings.sha256() != before.settings.sha256():
+        return False
+    upstream = [n for n in closure([a.name], run.project) if n != a.name and n in run.results]
+    if any(n not in run.reused for n in upstream):
+        return False
+    now, then = run.project, before.project
+    for token in a.reads:
+        if token == "rasters":
+            same = now.rasters == then.rasters
+        elif token == "extent":
+            same = all(now.layers.get(n) is g for n, g in then.layers.items()) or _bounds(now) == _bounds(then)
+        else:
+            names = now.names_of(token)
+            same = names == then.names_of(token) and all(now.layers[n] is then.layers[n] for n in names)
+        if not same:
+            return False
+    return True
+
+
+def _run_one(a: Analysis, run: RunResult, reuse: RunResult | None = None, cache: dict[Any, Any] | None = None) -> None:
     why = a.applies(run.project)
     if why:
         run.skipped[a.name] = why
         log.info("%s skipped: %s", a.name, why)
         return
+    if reuse is not None and _unchanged(a, run, reuse):
+        run.results[a.name] = reuse.results[a.name]
+        run.reused.append(a.name)
+        log.info("%s: the result of %s's run holds (nothing it reads changed)", a.name, reuse.project.name)
+        return
     upstream = {n: run.results[n] for n in closure([a.name], run.project) if n in run.results}
-    ctx = Context(run.project, run.settings, upstream)
+    ctx = Context(run.project, run.settings, upstream, {} if cache is None else cache)
     result = a.compute(ctx)
     _check(a, result, ctx, run)
     run.results[a.name] = result

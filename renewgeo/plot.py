@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["FIGURES", "STATUS_COLOURS", "TARGET_COLOURS", "ChartSpec", "area_by_use", "figure_png", "life_circle_compliance",
-           "release_by_year", "run_figures", "scorecard_by_category", "targets_ledger"]
+           "release_by_year", "run_figures", "scenario_delta", "scorecard_by_category", "targets_ledger"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ _WORDS = {
     "gfa_axis": ("建筑面积 (m²)", "GFA (m²)"),
     "before": ("改造前", "before"),
     "after": ("改造后", "after"),
+    "delta_title": ("方案与现状相比的主要变化", "What each scenario changes against the baseline"),
+    "delta_axis": ("变化（各行按最大变化缩放）", "change (each row scaled to its largest change)"),
 }
 TARGET_COLOURS = {"met": "#2e7d32", "over": "#1565c0", "short": "#c62828", "not computed": "#9e9e9e"}
 """The colour of a target's bar by its ledger status."""
@@ -518,6 +520,74 @@ def area_by_use(after: pd.DataFrame, before: pd.DataFrame | None = None, *, lang
         ax.set_title(_say("use_title_both" if b is not None else "use_title", lang, "\n"), fontsize=11, loc="left")
         if b is not None:
             ax.legend(loc="lower right", fontsize=8, frameon=False)
+    return fig
+
+
+SCENARIO_COLOURS = ("#1f78b4", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928", "#e31a1c")
+
+
+def scenario_delta(delta: pd.DataFrame, *, lang: Lang = "zh+en", groups: tuple[str, ...] = ("area", "programme", "walk", "release"),
+                   max_rows: int = 16) -> Figure | None:
+    """What each scenario changes: one row per indicator, a bar per scenario, each labelled with its change and unit.
+
+    Indicators differ in unit, so each row is scaled to its largest change (the bar of
+    the scenario that changes it most is full length); the label gives the amount.
+    Rows with no change in any scenario are left out.
+
+    Parameters
+    ----------
+    delta : DataFrame
+        :attr:`renewgeo.scenarios.ScenarioRun.delta`.
+    lang : {"zh", "en", "zh+en"}
+    groups : tuple of str
+        Indicator groups shown (the scorecard and the ledger have their own charts).
+    max_rows : int
+        At most this many indicators, in the table's order.
+
+    Returns
+    -------
+    Figure or None
+        None when no scenario changes any indicator shown.
+    """
+    import matplotlib
+
+    lang, rc = _language(lang)
+    d = delta[delta["group"].isin(groups) & delta["delta"].notna()]
+    moved = d.groupby("indicator_id", sort=False)["delta"].apply(lambda v: bool((v.abs() > 1e-9).any()))
+    ids = list(moved[moved].index)[:max_rows]
+    if not ids:
+        return None
+    scen = list(dict.fromkeys(d["scenario"]))
+    d = d.set_index(["indicator_id", "scenario"])
+    height = 0.8 / len(scen)
+    with matplotlib.rc_context(rc):  # type: ignore[arg-type]
+        fig = _chart_type()(figsize=(9.5, 1.4 + 0.42 * len(ids) * max(1.0, len(scen) ** 0.5)), dpi=110, layout="constrained")
+        ax = fig.add_subplot()
+        y = np.arange(len(ids))
+        names = []
+        for i in ids:
+            first = d.loc[i].iloc[0]
+            names.append(_pair((str(first["name_zh"]), str(first["name_en"])), lang))
+        for k, sid in enumerate(scen):
+            vals = np.array([float(d.loc[(i, sid), "delta"]) if (i, sid) in d.index else np.nan for i in ids])
+            top = np.array([float(d.loc[i, "delta"].abs().max()) for i in ids])
+            scaled = np.where(top > 0, vals / np.where(top > 0, top, 1), 0.0)
+            offset = (k - (len(scen) - 1) / 2) * height
+            bars = ax.barh(y + offset, np.nan_to_num(scaled), height=height * 0.9, color=SCENARIO_COLOURS[k % len(SCENARIO_COLOURS)],
+                           label=sid)
+            units_ = [str(d.loc[(i, sid), "unit"]) if (i, sid) in d.index else "" for i in ids]
+            ax.bar_label(bars, labels=["" if np.isnan(v) or v == 0 else f"{v:+,.1f}".removesuffix(".0") + " "
+                                       + styles.value_label(u, lang) for v, u in zip(vals, units_, strict=True)],
+                         padding=3, fontsize=7.5)
+        ax.axvline(0, color="#333", linewidth=0.8)
+        ax.set_yticks(y, names, fontsize=8.5)
+        ax.set_ylim(len(ids) - 0.5, -0.5)
+        ax.set_xlim(-1.6, 1.6)
+        ax.set_xticks([])
+        ax.set_xlabel(_say("delta_axis", lang), fontsize=8.5)
+        _blank(ax, "top", "right", "left")
+        ax.set_title(_say("delta_title", lang, "\n"), fontsize=11, loc="left")
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
     return fig
 
 

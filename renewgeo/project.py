@@ -44,6 +44,7 @@ columns a target names that do not exist) is reported at once, with its fix.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import fnmatch
 import hashlib
@@ -66,6 +67,7 @@ from pyproj import CRS, Transformer
 
 from renewgeo import crs as rcrs
 from renewgeo import io as rio
+from renewgeo import patches as rpatch
 from renewgeo._errors import CRSError, ProjectFileError, RenewgeoError, ValidationError
 from renewgeo._validate import Problem, ValidationReport, absurd_coordinates, closest, validate_layer
 from renewgeo.schemas import KINDS, RESULT_LAYERS, derived_columns
@@ -86,7 +88,7 @@ _Value = str | int | float | bool  # a value a target's filter compares a column
 _TARGET_CODES = ("bad_target", "bad_target", "bad_target")
 _MEASURE = re.compile(r"^(count|area|length|gfa|sum\((?P<col>[A-Za-z_][A-Za-z0-9_]*)\))$")
 RASTER_ROLES = ("dem", "red", "nir", "other")
-_TABLES = ("project", "layers", "targets", "vocabulary", "life_circles", "rasters", "thresholds")
+_TABLES = ("project", "layers", "targets", "vocabulary", "life_circles", "rasters", "thresholds", "scenarios")
 
 
 # ------------------------------------------------------------------------ records
@@ -185,6 +187,18 @@ class LifeCircle:
 
 
 @dataclass(frozen=True)
+class ScenarioMeta:
+    """One ``[[scenarios]]`` table: a plan as patch layers on the baseline (:mod:`renewgeo.patches`)."""
+
+    id: str = setting(doc="short id: letters, digits, _ and -", example='"renewal"')
+    label: str = setting("", "label in English")
+    label_zh: str = setting("", "label in Chinese")
+    description: str = setting("", "free text")
+    patches: dict[str, Any] = setting({}, "one patch layer per layer it changes: [scenarios.patches.NAME] with file = ... "
+                                      "(and layer, crs, columns as under [layers.NAME])", example='{ buildings = { file = "plan.gpkg" } }')
+
+
+@dataclass(frozen=True)
 class Vocabulary:
     """The ``[vocabulary]`` table: values a project adds to the open vocabularies."""
 
@@ -247,6 +261,7 @@ class Project:
         toml_sha256: str | None = None,
         overrides: Mapping[str, Any] | None = None,
         allow_network: bool = False,
+        scenarios: Sequence[rpatch.Scenario] = (),
     ) -> None:
         self.name = name
         self.crs = crs
@@ -266,6 +281,101 @@ class Project:
         self.toml_sha256 = toml_sha256
         self.overrides = dict(overrides or {})
         self.allow_network = allow_network
+        self.scenarios: dict[str, rpatch.Scenario] = {s.id: s for s in scenarios}
+        self.scenario_id: str | None = None
+
+    # ------------------------------------------------------------------ scenarios
+    def scenario(self, scenario_id: str) -> Project:
+        """The project as scenario ``scenario_id`` would make it: the baseline with the scenario's patches.
+
+        Layers the scenario does not patch are the baseline's own objects; the baseline
+        is not modified.
+
+        Raises
+        ------
+        KeyError
+            For an unknown scenario id (the message lists the project's scenarios).
+
+        Examples
+        --------
+        >>> import renewgeo as rg
+        >>> p = rg.load_project(rg.datasets.get_path("chuangchuangyi"))
+        >>> b = p["buildings"]
+        >>> plan = p.with_scenario("plan", {"buildings": b.iloc[:2][["id"]].assign(action="demolish")})
+        >>> s = plan.scenario("plan")
+        >>> s.scenario_id, list(s["buildings"].status.iloc[:2]), s.layers["paths"] is p.layers["paths"]
+        ('plan', ['demolished', 'demolished'], True)
+        """
+        if scenario_id not in self.scenarios:
+            sugg = closest(str(scenario_id), self.scenarios)
+            raise KeyError(f"project {self.name!r} has no scenario {scenario_id!r}; scenarios: {sorted(self.scenarios) or 'none'}"
+                           + (f" (did you mean {sugg!r}?)" if sugg else "")
+                           + ("" if self.scenarios else "; declare one as [[scenarios]] in project.toml, or use Project.with_scenario"))
+        sc = self.scenarios[scenario_id]
+        out = copy.copy(self)
+        out.layers = {n: rpatch.apply_patch(g, sc.patches[n]) if n in sc.patches else g for n, g in self.layers.items()}
+        out.scenarios = {}
+        out.scenario_id = scenario_id
+        return out
+
+    def with_scenario(self, scenario_id: str, patches: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, label: str = "",
+                      label_zh: str = "", description: str = "") -> Project:
+        """The project with one more scenario, from patch layers in memory (see :mod:`renewgeo.patches`).
+
+        Parameters
+        ----------
+        scenario_id : str
+            Letters, digits, ``_`` and ``-``.
+        patches : mapping of str to GeoDataFrame or DataFrame
+            By the name of the layer each changes: rows with ``id``, ``action`` and the
+            columns that change (a DataFrame without geometry changes attributes only).
+        label, label_zh, description : str
+            As in ``[[scenarios]]``.
+
+        Raises
+        ------
+        ValidationError
+            With every problem of every patch.
+        """
+        report = ValidationReport()
+        if not rpatch.SCENARIO_ID.match(str(scenario_id)):
+            report.extend([_err("scenarios", f"scenario id {scenario_id!r} is not letters, digits, _ and - (at most 40)",
+                                'use a short id such as "plan_a"', None, "bad_scenario")])
+        built: dict[str, rpatch.Patch] = {}
+        for lname, frame in patches.items():
+            if lname not in self.layers:
+                sugg = closest(str(lname), self.layers)
+                report.extend([_err("scenarios", f"scenario {scenario_id!r} patches layer {lname!r}, which the project does not have",
+                                    f"use one of {sorted(self.layers)}" + (f" (did you mean {sugg!r}?)" if sugg else ""), None,
+                                    "bad_scenario")])
+                continue
+            kind = self.kinds[lname]
+
+            def check(f: gpd.GeoDataFrame, kind: str = kind, lname: str = lname) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
+                if f.crs is None:
+                    return None, [_err(f"scenarios.{scenario_id}.patches.{lname}", "the patch layer has no CRS",
+                                       "set it (gdf.set_crs(...)); renewgeo never guesses a CRS", None, "missing_crs")]
+                return validate_layer(f.to_crs(self.crs), KINDS[kind], layer=f"scenarios.{scenario_id}.patches.{lname}",
+                                      extra_values=self._extra_values())
+
+            patch, probs = rpatch.check_patch(frame, self.layers[lname], kind=kind, layer=lname, scenario=str(scenario_id),
+                                              validate=check)
+            report.extend(probs)
+            if patch is not None:
+                built[lname] = patch
+        if str(scenario_id) in self.scenarios:
+            report.extend([_err("scenarios", f"scenario {scenario_id!r} exists already", "give the new scenario another id", None,
+                                "bad_scenario")])
+        if report.errors:
+            raise ValidationError(report)
+        out = copy.copy(self)
+        out.scenarios = {**self.scenarios, str(scenario_id): rpatch.Scenario(str(scenario_id), label, label_zh, description, built)}
+        return out
+
+    def _extra_values(self) -> dict[str, list[str]]:
+        v = self.vocabulary
+        return {"category": list(v.get("amenity_categories", [])), "space_type": list(v.get("space_types", [])),
+                "constraint_type": list(v.get("constraint_types", []))}
 
     # ------------------------------------------------------------------ access
     def __getitem__(self, name: str) -> gpd.GeoDataFrame:
@@ -553,6 +663,115 @@ def _parse_life_circles(raw: Any, report: ValidationReport, file: str | None) ->
         if rec is not None:
             d = {k: v for k, v in dataclasses.asdict(rec).items() if v is not None}
             out.append({**d, "required": [[r] if isinstance(r, str) else list(r) for r in rec.required]})
+    return out
+
+
+_ScenarioParts = list[tuple[ScenarioMeta, list[tuple[LayerSpec, "gpd.GeoDataFrame | None"]]]]
+
+
+def _parse_scenario(i: int, t: Any, by_name: Mapping[str, LayerSpec], seen: set[str], report: ValidationReport,
+                    tomlfile: str) -> tuple[ScenarioMeta, list[LayerSpec]] | None:
+    sid = t.get("id", f"#{i + 1}") if isinstance(t, Mapping) else f"#{i + 1}"
+    meta, probs = parse_record(ScenarioMeta, t, where=f"scenario {sid!r}:", file=tomlfile, codes=("bad_scenario",) * 3, noun="key",
+                               layer="scenarios")
+    report.extend(probs)
+    if meta is None:
+        return None
+    bad: list[tuple[str, str]] = []
+    if not rpatch.SCENARIO_ID.match(meta.id):
+        bad.append((f"scenario id {meta.id!r} is not letters, digits, _ and - (at most 40)", 'use a short id such as id = "plan_a"'))
+    elif meta.id in seen:
+        bad.append((f"scenario id {meta.id!r} is used twice", "give every [[scenarios]] its own id"))
+    if not meta.patches:
+        bad.append((f"scenario {meta.id!r} changes nothing", f"add a patch layer: [scenarios.patches.{next(iter(by_name), 'buildings')}] "
+                    'with file = "plan.gpkg" under this [[scenarios]]'))
+    seen.add(meta.id)
+    specs = []
+    for lname, tbl in meta.patches.items():
+        where = f"[scenarios.patches.{lname}] of scenario {meta.id!r}"
+        if lname not in by_name:
+            sugg = closest(str(lname), by_name)
+            bad.append((f"{where}: the project has no layer {lname!r}", f"patch one of {sorted(by_name)}"
+                        + (f" (did you mean {sugg!r}?)" if sugg else "")))
+            continue
+        if not isinstance(tbl, Mapping) or "kind" in tbl:
+            bad.append((f"{where} must be a table with file = ... (its kind is the layer's)", f'write file = "plan.gpkg" under {where}'))
+            continue
+        base = by_name[lname]
+        spec, sprobs = parse_record(LayerSpec, {**tbl, "name": str(lname), "kind": base.kind}, where=where,
+                                    file=tomlfile, codes=("bad_scenario",) * 3, noun="key", layer="scenarios")
+        report.extend(sprobs)
+        if spec is not None:
+            specs.append(spec)
+    report.extend([_err("scenarios", msg, fix, tomlfile, "bad_scenario") for msg, fix in bad])
+    return meta, specs
+
+
+def _read_scenarios(raw: Any, specs: Sequence[LayerSpec], *, root: Path, allow_network: bool, report: ValidationReport,
+                    tomlfile: str) -> _ScenarioParts:
+    """The ``[[scenarios]]`` tables checked, and their patch layers read (checked against the baseline later)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        report.extend([_err("scenarios", "scenarios must be [[scenarios]] tables", "write each scenario as a [[scenarios]] table", tomlfile,
+                            "bad_scenario")])
+        return []
+    by_name = {s.name: s for s in specs}
+    seen: set[str] = set()
+    out: _ScenarioParts = []
+    for i, t in enumerate(raw):
+        parsed = _parse_scenario(i, t, by_name, seen, report, tomlfile)
+        if parsed is None:
+            continue
+        meta, pspecs = parsed
+        parts: list[tuple[LayerSpec, gpd.GeoDataFrame | None]] = []
+        for spec in pspecs:
+            label = f"[scenarios.patches.{spec.name}] of scenario {meta.id!r}"
+            try:
+                if spec.file:
+                    _, outside = resolve_source(spec.file, root, allow_network=allow_network, what=label)
+                    if outside:
+                        report.extend([Problem("warning", "scenarios", f"{label} reads {spec.file}, outside the project folder",
+                                               _OUTSIDE_FIX, file=tomlfile, code="outside_project")])
+                parts.append((spec, _read_spec(spec, root, allow_network)))
+            except RenewgeoError as exc:
+                report.extend([_err("scenarios", f"{label}: {exc}", f"fix the path or source under {label}", spec.source_label,
+                                    "unreadable")])
+        out.append((meta, parts))
+    return out
+
+
+def _check_scenarios(parts: _ScenarioParts, layers: Mapping[str, gpd.GeoDataFrame], analysis: CRS, repair: bool,
+                     extra_values: Mapping[str, list[str]], report: ValidationReport,
+                     specs: Sequence[LayerSpec] = ()) -> list[rpatch.Scenario]:
+    """Each patch layer checked against the baseline layer it changes (CRS, schema, ids, actions).
+
+    A patch maps its columns as its own table says, and else as the layer it patches does
+    (for the columns it has: a patch carries only what changes).
+    """
+    mapped = {s.name: s.columns for s in specs}
+    out = []
+    for meta, patches in parts:
+        built: dict[str, rpatch.Patch] = {}
+        for spec, raw in patches:
+            if raw is None or spec.name not in layers:  # unreadable (reported), or the baseline layer failed (reported)
+                continue
+            inherited = {k: v for k, v in mapped.get(spec.name, {}).items() if v in raw.columns}
+            named = dataclasses.replace(spec, name=f"scenarios.{meta.id}.patches.{spec.name}", columns={**inherited, **spec.columns})
+
+            def check(f: gpd.GeoDataFrame, named: LayerSpec = named) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
+                sub = ValidationReport()
+                clean = _prepare_layer(named, f, repair, extra_values, sub)
+                if clean is not None and not sub.errors and CRS.from_user_input(clean.crs) != analysis:
+                    clean = clean.to_crs(analysis)
+                return clean, sub.problems
+
+            patch, probs = rpatch.check_patch(raw, layers[spec.name], kind=spec.kind, layer=spec.name, scenario=meta.id,
+                                              source=spec.source_label, validate=check)
+            report.extend(probs)
+            if patch is not None:
+                built[spec.name] = patch
+        out.append(rpatch.Scenario(meta.id, meta.label, meta.label_zh, meta.description, built))
     return out
 
 
@@ -1095,8 +1314,9 @@ def _assemble(
     tomlfile: str | None = None,
     toml_sha256: str | None = None,
     overrides: Mapping[str, Any] | None = None,
+    scenarios: _ScenarioParts = (),  # type: ignore[assignment]
 ) -> Project:
-    """Shared by load_project and Project.from_layers: CRS, GCJ-02, validation, reprojection, targets."""
+    """Shared by load_project and Project.from_layers: CRS, GCJ-02, validation, reprojection, targets, scenarios."""
     rasters = _parse_rasters(tables.rasters_raw, root, tomlfile, report, meta.allow_network)
     vocab = tables.vocabulary
     extra_values = {"category": list(vocab.amenity_categories), "space_type": list(vocab.space_types),
@@ -1129,6 +1349,7 @@ def _assemble(
         report.extend(probs)
     if not report.errors:
         _check_setting_files(tables.settings, root, meta.allow_network, report, tomlfile)
+    built = _check_scenarios(scenarios, out_layers, analysis, meta.repair, extra_values, report, specs) if analysis is not None else []
     if report.errors or analysis is None:
         raise ValidationError(report)
     for w in report.warnings:
@@ -1138,7 +1359,7 @@ def _assemble(
         targets=targets, settings=tables.settings, vocabulary={k: list(v) for k, v in dataclasses.asdict(vocab).items() if v},
         sources={s.name: s.source_label for s in specs}, report=report, illustrative=meta.illustrative,
         life_circles=tables.life_circles, rasters=rasters, toml_sha256=toml_sha256, overrides=overrides,
-        allow_network=meta.allow_network,
+        allow_network=meta.allow_network, scenarios=built,
     )
 
 
@@ -1149,7 +1370,7 @@ def _check_top(doc: Mapping[str, Any], report: ValidationReport, tomlfile: str) 
             s = closest(k, known)
             report.extend([_err("project", f"unknown table [{k}] in project.toml",
                                 f"use [project], [layers.NAME], [[targets]], {', '.join(f'[{n}]' for n in SECTIONS)}, [vocabulary], "
-                                "[[life_circles]], [rasters.NAME]" + (f" (did you mean [{s}]?)" if s else ""), tomlfile)])
+                                "[[life_circles]], [rasters.NAME], [[scenarios]]" + (f" (did you mean [{s}]?)" if s else ""), tomlfile)])
     meta, probs = parse_record(ProjectMeta, doc.get("project", {}), where="[project]", file=tomlfile, codes=_KEY_CODES, noun="key",
                                layer="project")
     report.extend(probs)
@@ -1194,8 +1415,9 @@ def _load_layers(meta: ProjectMeta, specs: Sequence[LayerSpec], *, root: Path, t
                                "fix them in OSM (iD, JOSM) or cut the extract anew; the rest of the layer loaded",
                                rows=d.ids, file=spec.source_label, code="dropped_on_read") for d in dropped])
     tables = _Tables.parse(doc, report, tomlfile)
+    scenarios = _read_scenarios(doc.get("scenarios"), specs, root=root, allow_network=meta.allow_network, report=report, tomlfile=tomlfile)
     return _assemble(meta, specs=specs, raw=raw, crs_spec=meta.crs, tables=tables, report=report, root=root, tomlfile=tomlfile,
-                     toml_sha256=sha, overrides=overrides)
+                     toml_sha256=sha, overrides=overrides, scenarios=scenarios)
 
 
 def load_project(path: str | os.PathLike[str], *, repair: bool | None = None, overrides: Mapping[str, Any] | None = None) -> Project:

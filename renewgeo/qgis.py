@@ -35,6 +35,7 @@ from renewgeo import io as rio
 from renewgeo._errors import RenewgeoError, WriteError
 from renewgeo.styles import (
     KIND_PRESENTATIONS,
+    MISSING,
     Lang,
     Presentation,
     Style,
@@ -49,7 +50,7 @@ from renewgeo.styles import (
     text,
 )
 
-__all__ = ["label_expression", "qgis_number", "qgis_texts", "safe_names", "style_qml", "write_gpkg"]
+__all__ = ["graduated_expression", "label_expression", "qgis_number", "qgis_texts", "safe_names", "style_qml", "write_gpkg"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ _RESERVED_LAYERS = {"layer_styles"}  # the styles table written beside the layer
 _RESERVED_PREFIXES = ("gpkg_", "sqlite_")  # table names the GeoPackage and SQLite keep for themselves
 MM_PER_PX = 0.26  # a screen pixel (96 dpi) in QGIS millimetres
 OPEN_END = 1e9  # the upper bound QGIS gets for a graduated class without one (inf)
+NO_VALUE = -OPEN_END  # what a graduated style's expression gives a feature without a value, drawn in the grey "no value" class
 _SYMBOL = {"polygon": ("fill", "SimpleFill"), "line": ("line", "SimpleLine"), "point": ("marker", "SimpleMarker")}
 
 
@@ -202,14 +204,40 @@ def _categorized(st: Style, column: str, values: pd.Series, lang: Lang) -> str:
             f"<categories>{''.join(cats)}</categories><symbols>{''.join(syms)}</symbols></renderer-v2>")
 
 
+def graduated_expression(column: str, last_upper: float) -> str:
+    """The value a graduated style classifies: the column, or :data:`NO_VALUE` where it is NULL (or above the last class).
+
+    QGIS draws a feature whose value falls in no range not at all, so features without a
+    value (a building no walk reaches) vanished; renewgeo draws them grey, and so does this.
+
+    Examples
+    --------
+    >>> graduated_expression("daily_dist_m", math.inf)
+    'coalesce("daily_dist_m", -1000000000)'
+    >>> graduated_expression("d", 900.0)
+    'if("d" IS NULL OR "d" > 900.0, -1000000000, "d")'
+    """
+    col = _quoted(column)
+    if math.isinf(last_upper):
+        return f"coalesce({col}, {NO_VALUE:.0f})"
+    return f"if({col} IS NULL OR {col} > {float(last_upper)!r}, {NO_VALUE:.0f}, {col})"
+
+
 def _graduated(st: Style, column: str, classes_: list[StyleClass], lang: Lang) -> str:
+    """A graduated renderer, its last range the grey "no value" class that NULL values fall in (:func:`graduated_expression`)."""
     ranges, syms = [], []
-    for i, c in enumerate(k for k in classes_ if k.value is not None):
-        upper = OPEN_END if math.isinf(c.value) else float(c.value)
-        ranges.append(f'<range render="true" symbol="{i}" lower="{c.lower or 0.0:.6f}" upper="{upper:.6f}" '
+    bounded = [k for k in classes_ if k.value is not None]
+    missing = StyleClass(None, MISSING, "no value")
+    for i, c in enumerate([*bounded, missing]):
+        if c.value is None:
+            lower = upper = NO_VALUE
+        else:
+            lower, upper = c.lower or 0.0, OPEN_END if math.isinf(c.value) else float(c.value)
+        ranges.append(f'<range render="true" symbol="{i}" lower="{lower:.6f}" upper="{upper:.6f}" '
                       f'label="{_x(class_label(c, st, lang))}"/>')
         syms.append(_symbol(st, c.colour, str(i)))
-    return (f'<renderer-v2 type="graduatedSymbol" attr="{_x(column)}" graduatedMethod="GraduatedColor" symbollevels="0" '
+    attr = graduated_expression(column, float(bounded[-1].value) if bounded else math.inf)
+    return (f'<renderer-v2 type="graduatedSymbol" attr="{_x(attr)}" graduatedMethod="GraduatedColor" symbollevels="0" '
             f'enableorderby="0" forceraster="0"><ranges>{"".join(ranges)}</ranges><symbols>{"".join(syms)}</symbols></renderer-v2>')
 
 
@@ -242,6 +270,13 @@ def _both_expression(zh: str, en: str) -> str:
     return f"CASE WHEN {z} = {e} THEN {z} ELSE {z} || '\\n' || {e} END"
 
 
+def _label_scales(st: Style) -> str:
+    """Labels shown only from ``label_max_scale`` in (QGIS 3 reads ``scaleMax`` as the most zoomed-out scale shown)."""
+    if st.label_max_scale is None:
+        return ""
+    return f' scaleVisibility="1" scaleMin="0" scaleMax="{st.label_max_scale:g}"'
+
+
 def _labels(st: Style, columns: Sequence[str], lang: Lang) -> str:
     """The labels of a layer, in ``lang`` (:func:`renewgeo.styles.label_columns`); "" when it has none."""
     cols = label_columns(st, lang, columns)
@@ -257,7 +292,7 @@ def _labels(st: Style, columns: Sequence[str], lang: Lang) -> str:
             f'fontFamily="Noto Sans CJK SC" textColor="40,40,40,255" isExpression="{is_expr}"/>'
             '<text-buffer bufferDraw="1" bufferSize="0.8" bufferColor="255,255,255,255"/>'
             f'<placement placement="1" priority="{min(10, round(st.label_size))}"/>'  # larger labels (zones) win a crowded spot
-            '<rendering obstacle="1" obstacleType="1" obstacleFactor="1"/></settings></labeling>')  # obstacle: boundaries, not areas
+            f'<rendering obstacle="1" obstacleType="1" obstacleFactor="1"{_label_scales(st)}/></settings></labeling>')  # obstacle: boundaries
 
 
 def style_qml(style: Style, gdf: gpd.GeoDataFrame, *, lang: Lang = "zh+en") -> str:

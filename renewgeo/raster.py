@@ -890,4 +890,5 @@ register(Analysis(
                                                                       fill_opacity=0.5), tooltip=("id", "slope_above_pct"), order=18,
                                       show=False)},
     layer_kinds={"steep_land": "constraints"},
+    reads=("zones", "sites", "rasters", "extent"),
 ))

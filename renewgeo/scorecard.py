@@ -28,6 +28,7 @@ denominator (no residents, no protected buildings in the scope) makes it ``not_a
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 import math
@@ -49,6 +50,7 @@ from renewgeo._errors import ProjectFileError, RenewgeoError
 from renewgeo._validate import Problem, closest
 from renewgeo.analysis import REGISTRY, Analysis, Context, Result, register
 from renewgeo.area import density, targets_ledger
+from renewgeo.network import WALKABLE_POLYGONS
 from renewgeo.project import Project, resolve_source
 from renewgeo.settings import FileProblem, Section, parse_record, section, setting
 from renewgeo.units import true_area_m2
@@ -271,12 +273,52 @@ def _records(cls: type[Any], raw: Any, key: str, file: str, probs: list[Problem]
     out = []
     for i, t in enumerate(raw):
         label = t.get("id", t.get("name", f"#{i + 1}")) if isinstance(t, Mapping) else f"#{i + 1}"
-        rec, p = parse_record(cls, t, where=f"[[{key}]] {label!r}:", file=file, codes=_LIB_CODES, noun="key", layer="indicators",
-                              partial=True)
-        probs.extend(p)
+        where = f"[[{key}]] {label!r}:"
+        table, p = _checked_choices(cls, t, where, file) if isinstance(t, Mapping) else (t, [])
+        rec, more = parse_record(cls, table, where=where, file=file, codes=_LIB_CODES, noun="key", layer="indicators", partial=True)
+        probs.extend(p + more)
+        if rec is None and isinstance(t, Mapping) and (p or more):
+            rec = _salvaged(cls, table, where, file, str(label))
         if rec is not None:
             out.append(rec)
     return out
+
+
+def _choices(cls: type[Any]) -> dict[str, tuple[str, ...]]:
+    """The keys of a library record that take one of a few texts, and those texts."""
+    by_class: dict[type[Any], dict[str, tuple[str, ...]]] = {Stage: {"id": STAGE_IDS}, Indicator: {"direction": DIRECTIONS, "scope": SCOPES}}
+    return by_class.get(cls, {})
+
+
+def _checked_choices(cls: type[Any], t: Mapping[str, Any], where: str, file: str) -> tuple[dict[str, Any], list[Problem]]:
+    """Keys that must be one of a few texts, checked here so that the fix names the closest valid text.
+
+    (Not an example value, as a generic fix would.) Each bad one is replaced by that text, or the first allowed, so that
+    the rest of the record is still checked.
+    """
+    table, probs = dict(t), []
+    for name, allowed in _choices(cls).items():
+        v = t.get(name)
+        if not isinstance(v, str) or v in allowed:
+            continue  # absent, or not a text: parse_record says so
+        s = closest(v, allowed)
+        probs.append(_problem(file, where, f"{name} must be one of {list(allowed)}, got {v!r}",
+                              f'write {name} = "{s}"' if s else f"use one of {list(allowed)}"))
+        table[name] = s or allowed[0]
+    return table, probs
+
+
+def _salvaged(cls: type[Any], t: Mapping[str, Any], where: str, file: str, label: str) -> Any:
+    """The record with a stand-in for each required text that is missing or not a text.
+
+    Their problems are reported already; the record lets the checks that need it whole (category, measure, params,
+    stages) report theirs at once too, instead of after the first ones are fixed.
+    """
+    stand_in = {f.name: label if f.name in ("id", "name") else "?" for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and not isinstance(t.get(f.name), str)}
+    rec, _ = parse_record(cls, {**t, **stand_in}, where=where, file=file, codes=_LIB_CODES, noun="key", layer="indicators",
+                          partial=True)
+    return rec
 
 
 def _problem(file: str, where: str, message: str, fix: str) -> Problem:
@@ -288,7 +330,8 @@ def _check_indicator(ind: Indicator, lib: Library, file: str) -> list[Problem]:
     probs = []
     cats = [c.id for c in lib.categories]
     if ind.category not in cats:
-        probs.append(_problem(file, where, f"category {ind.category!r} is not a category", f"use one of {cats}"))
+        s = closest(ind.category, cats)
+        probs.append(_problem(file, where, f"category {ind.category!r} is not a category", f"did you mean {s!r}?" if s else f"use one of {cats}"))
     if (ind.measure is None) == (ind.input is None):
         probs.append(_problem(file, where, "gives both measure and input" if ind.measure else "gives neither measure nor input",
                               "give exactly one: measure = NAME (computed from the layers) or input = COLUMN (from the inputs CSV)"))
@@ -528,7 +571,7 @@ class _Data:
     polygons: dict[str, Any] = field(default_factory=dict)
     land_m2: dict[str, float] = field(default_factory=dict)
     ratio: dict[str, float] = field(default_factory=dict)
-    cache: dict[str, Any] = field(default_factory=dict)
+    cache: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def site_ids(self) -> list[str]:
@@ -651,10 +694,10 @@ def _scope_polygons(d: _Data) -> None:
     items = [("project", union)]
     if d.sites is not None:
         items += list(zip(d.site_ids, d.sites.geometry.values, strict=True))
-    for scope, geom in items:
+    true = true_area_m2(gpd.GeoSeries([g for _, g in items], crs=crs)).to_numpy(dtype=float)  # one call for all scopes
+    for (scope, geom), land in zip(items, true, strict=True):
         planar = float(shapely.area(geom))
-        land = float(true_area_m2(gpd.GeoSeries([geom], crs=crs)).iloc[0])
-        d.polygons[scope], d.land_m2[scope], d.ratio[scope] = geom, land, (land / planar if planar > 0 else 1.0)
+        d.polygons[scope], d.land_m2[scope], d.ratio[scope] = geom, float(land), (float(land) / planar if planar > 0 else 1.0)
 
 
 # ------------------------------------------------------------------------------ needs
@@ -737,14 +780,24 @@ def _measure(name: str) -> Callable[[MeasureFn], MeasureFn]:
     return deco
 
 
-def _bld(d: _Data, scope: str, *, live: bool = True) -> gpd.GeoDataFrame:
-    """Buildings of the scope (not demolished when ``live``)."""
-    b = d.buildings
-    assert b is not None
-    m = d.in_scope(b, scope)
-    if live:
-        m &= ~b["_demolished"]
-    return b[m]
+def _bld(d: _Data, scope: str, *, live: bool = True) -> pd.DataFrame:
+    """Buildings of the scope (not demolished when ``live``), their columns without the geometry (no measure reads it).
+
+    Made once per scope: a project of many sites asks for them once per indicator and site.
+    """
+    key = ("buildings", scope, live)
+    if key not in d.cache:
+        if "buildings" not in d.cache:
+            b = d.buildings
+            assert b is not None
+            d.cache["buildings"] = pd.DataFrame(b.drop(columns=b.geometry.name))
+        t = d.cache["buildings"]
+        m = d.in_scope(t, scope)
+        if live:
+            m &= ~t["_demolished"]
+        d.cache[key] = t[m]
+    out: pd.DataFrame = d.cache[key]
+    return out
 
 
 def _no_residents(scope: str) -> Value:
@@ -816,9 +869,10 @@ def _matches(b: pd.DataFrame, filt: Mapping[str, Any], groups: Mapping[str, list
             m &= False
         elif all(isinstance(v, bool) for v in vals):
             col = b[key].astype("object")
-            m &= col.map(lambda x, vs=vals: (bool(x) in vs) if pd.notna(x) else False).astype(bool)
+            m &= col.notna() & col.where(col.notna(), False).map(bool).isin(vals)
         else:
-            m &= b[key].astype("object").map(lambda x, vs=[str(v) for v in vals]: str(x) in vs if pd.notna(x) else False).astype(bool)
+            col = b[key].astype("object")
+            m &= col.notna() & col.map(str).isin([str(v) for v in vals])
     return m
 
 
@@ -834,6 +888,11 @@ def _m_gfa_share(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
     groups = _use_groups(d.lib.conventions)
     b = _bld(d, scope, live=False)
     b = b[b["_gfa"].notna()]
+    for name in ("of", "of_not", "where", "where_not"):  # a filter none of whose columns the layer has cannot pick anything
+        keys = [str(k) for k in params.get(name, {})]
+        if keys and "use_group" not in keys and not any(k in b.columns for k in keys):
+            return _missing(f"needs the column {' or '.join(keys)} in the buildings layer ({name} = {dict(params[name])}): "
+                            "without it, which buildings count is unknown")
     of, of_not = params.get("of", {}), params.get("of_not", {})
     if not of and not of_not:
         of_not = {"status": ["demolished"]}
@@ -1014,36 +1073,42 @@ def _m_open_per_person(d: _Data, params: Mapping[str, Any], scope: str) -> Value
                                                                               f"people = residents + jobs ({src})")
 
 
-def _zonal_share(d: _Data, grid_name: str, scope: str, *, above: float | None = None, below: float | None = None) -> Value:
+def _zonal_share(d: _Data, grid_name: str, scope: str, *, low: float, high: float = math.inf, with_low: bool = False) -> Value:
+    """100 x the share of the scope's valid pixels (coverage-weighted) with ``low < value < high`` (``low <=`` ``with_low``).
+
+    One zonal statistic of that 0/1 grid over all scopes at once, made when the first scope asks and kept for the others.
+    """
     grid = d.grid(grid_name)
     if grid is None:
         return _missing(f"needs the {grid_name} grid of the raster analysis")
     if scope not in d.polygons:
         return _missing(f"needs the polygon of {scope}")
-    z = gpd.GeoDataFrame(geometry=[d.polygons[scope]], crs=d.project.crs)
-    t = raster.zonal_stats(grid, z, stats=("count",), above=above, below=below, layer=scope)
-    key = f"share_above_{above:g}" if above is not None else f"share_below_{below:g}"
-    v = t[key].iloc[0]
+    key = ("zonal", grid_name, low, high, with_low)
+    if key not in d.cache:
+        v = grid.masked()
+        inside = ((v.data >= low) if with_low else (v.data > low)) & (v.data < high)
+        flag = raster.Grid(np.where(v.mask, -1.0, inside.astype(np.float32)).astype(np.float32), grid.transform, grid.crs, -1.0)
+        scopes = list(d.polygons)
+        z = gpd.GeoDataFrame(geometry=[d.polygons[k] for k in scopes], index=pd.Index(scopes), crs=d.project.crs)
+        d.cache[key] = raster.zonal_stats(flag, z, stats=("count",), above=0.5, layer="scorecard scopes")["share_above_0.5"]
+    v = d.cache[key][scope]
     return _missing(f"{grid_name}: no valid pixels in {scope}") if pd.isna(v) else _ok(100.0 * float(v))
 
 
 @_measure("steep_land_share_pct")
 def _m_steep(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
-    return _zonal_share(d, "slope_pct", scope, above=float(d.raster_settings.steep_slope_pct))
+    return _zonal_share(d, "slope_pct", scope, low=float(d.raster_settings.steep_slope_pct))
 
 
 @_measure("impervious_share_pct")
 def _m_impervious(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
-    thr = float(d.raster_settings.ndvi_green)
-    low, water = _zonal_share(d, "ndvi", scope, below=thr), _zonal_share(d, "ndvi", scope, below=0.0)
-    if low.value is None or water.value is None:
-        return low if low.value is None else water
-    return _ok(low.value - water.value)
+    """0 <= NDVI < [raster] ndvi_green: neither vegetation nor water (NDVI below 0), one zonal statistic for every scope."""
+    return _zonal_share(d, "ndvi", scope, low=0.0, high=float(d.raster_settings.ndvi_green), with_low=True)
 
 
 @_measure("green_cover_share_pct")
 def _m_green_cover(d: _Data, params: Mapping[str, Any], scope: str) -> Value:
-    return _zonal_share(d, "ndvi", scope, above=float(d.raster_settings.ndvi_green))
+    return _zonal_share(d, "ndvi", scope, low=float(d.raster_settings.ndvi_green))
 
 
 def _eui(lib: Library) -> tuple[dict[str, float], float]:
@@ -1107,10 +1172,20 @@ def _m_carbon_reduction(d: _Data, params: Mapping[str, Any], scope: str) -> Valu
 
 
 def _edges(d: _Data, kinds: Sequence[str]) -> gpd.GeoDataFrame:
+    """The walk analysis' network edges of these kinds (``line``: paths; ``outline``: plaza outlines; ``chord``: across plazas).
+
+    An edge cut from a walkable polygon's outline (``source_layer`` walkable_polygons) is an outline whatever its ``kind``:
+    the network marks outline edges by comparing the segments, rounded to its 1 mm noding grid, with the unrounded outline,
+    so an outline off that grid came out as ``line`` (the sample's axis promenade: 12 of its edges, and 12 nodes where a
+    lane crosses it counted as street intersections).
+    """
     e = d.result_layer("network_edges")
     if e is None:
         raise RenewgeoError("the walk analysis made no network_edges layer")
-    return e[e["kind"].astype("object").isin(list(kinds))]
+    kind = e["kind"].astype("object")
+    if "source_layer" in e.columns:
+        kind = kind.mask((kind == "line") & (e["source_layer"].astype("object") == WALKABLE_POLYGONS), "outline")
+    return e[kind.isin(list(kinds)).to_numpy()]
 
 
 @_measure("intersection_density_per_km2")
@@ -1362,7 +1437,8 @@ def compare(cards: Sequence[ScorecardResult], *, stage: str | None = None) -> tu
     (['a', 'a (2)'], 1.2, ['land_supply', 'pass', 'pass'])
     """
     if stage is not None and stage not in STAGE_IDS:
-        raise ProjectFileError(f"stage {stage!r} is not an approval stage; use one of {list(STAGE_IDS)}")
+        s = closest(stage, STAGE_IDS)
+        raise ProjectFileError(f"stage {stage!r} is not an approval stage; " + (f"did you mean {s!r}?" if s else f"use one of {list(STAGE_IDS)}"))
     keys = ["indicator_id", "category", "name_zh", "name_en", "unit", "direction"]
     cols = _column_names([c.project for c in cards], reserved=[*keys, "stage"])
     metas, cols_of = [], []

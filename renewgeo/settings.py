@@ -287,6 +287,8 @@ def _suggestion(tp: Any, value: Any, spec: _Spec) -> str | None:
     alias = dict(spec.aliases).get(text)
     if alias:
         return toml_value(alias)
+    if base is str and spec.choices and (near := closest(text, spec.choices)):  # the allowed text meant, not an example
+        return toml_value(near)
     if base is tuple and ("," in text or "，" in text):
         return toml_value([_number_or_text(x) for x in re.split(r"[,，]", text) if x.strip()])
     if base is dict and "=" in text:

@@ -131,6 +131,9 @@ class Style:
     label_column_zh : str, optional
         The column of the Chinese name: labels follow the chosen language
         (:func:`label_columns`).
+    label_max_scale : float, optional
+        Labels only at this scale or closer (the scale's denominator: ``2500`` shows
+        them from 1:2,500 in); None: at every scale.
     shapes : mapping of str to str
         Point symbol by value (one of :data:`MARKER_SHAPES`); other values take the
         shapes in turn.
@@ -155,6 +158,7 @@ class Style:
     label_column: str | None = None
     label_column_zh: str | None = None
     label_size: float = 8.0
+    label_max_scale: float | None = None
     shapes: Mapping[str, str] = field(default_factory=dict)
     class_groups: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     other_group: tuple[str, str] | None = None
@@ -476,6 +480,10 @@ def field_label(name: str, lang: Lang) -> str:
 
 
 # ---------------------------------------------------------------- input layer kinds
+BUILDING_LABELS_MAX_SCALE = 2500.0
+"""Building names are labelled in QGIS from 1:2,500 in: a whole district's names at once would bury the map."""
+
+
 def _line(colour: str, width: float, dash: str | None = None) -> Style:
     return Style("line", colour=colour, width=width, dash=dash, opacity=0.9)
 
@@ -501,7 +509,8 @@ KIND_PRESENTATIONS: dict[str, Presentation] = {
     "pedestrian_axis": Presentation(("南北步行轴", "Pedestrian axis"), _line("#d7301f", 6), tooltip=("name", "name_zh"), order=43,
                                     group="green"),
     "buildings": Presentation(("建筑", "Buildings"), Style("polygon", colour=MISSING, column="status", categories=STATUS_COLOURS,
-                                                       width=0.6, label_column="name", label_column_zh="name_zh", label_size=7),
+                                                       width=0.6, label_column="name", label_column_zh="name_zh", label_size=7,
+                                                       label_max_scale=BUILDING_LABELS_MAX_SCALE),
                               tooltip=("id", "name", "status", "treatment", "use_after", "floors", "gfa_m2", "gfa_source"), order=60,
                               group="buildings"),
     "amenities": Presentation(("公共服务设施", "Amenities"),

@@ -103,8 +103,9 @@ _GRID = 17  # nodes per side of the scale-factor grid (the factor is smooth: bil
 
 def _scale_grid(crs: CRS, bounds: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     minx, miny, maxx, maxy = bounds
-    gx = np.linspace(minx, maxx, _GRID) if maxx > minx else np.array([minx])
-    gy = np.linspace(miny, maxy, _GRID) if maxy > miny else np.array([miny])
+    # under 1 mm of extent one node: linspace would make nodes that differ by ~1e-10 or not at all, and _interp 0/0 (NaN areas)
+    gx = np.linspace(minx, maxx, _GRID) if maxx - minx > 1e-3 else np.array([minx])
+    gy = np.linspace(miny, maxy, _GRID) if maxy - miny > 1e-3 else np.array([miny])
     xx, yy = np.meshgrid(gx, gy)
     lon, lat = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(xx.ravel(), yy.ravel())
     f = Proj(crs).get_factors(lon, lat)

@@ -1339,6 +1339,16 @@ def _isochrone_layer(res: Result, net: Network, b: gpd.GeoDataFrame, origins: gp
     res.layers["isochrones"] = iso
 
 
+def _network_key(project: Project, snap_m: float) -> tuple[object, ...]:
+    """What the walking network is built from: its layers, by identity, and the snapping distance.
+
+    The line layers and the outdoor spaces: a scenario that leaves them alone shares the
+    baseline's objects, and so its network.
+    """
+    kinds = (*NETWORK_KINDS, "outdoor_spaces")
+    return ("walk.network", snap_m, *((n, id(g)) for n, g in project.layers.items() if project.kinds[n] in kinds))
+
+
 def compute(ctx: Context) -> Result:
     """The walking analysis: every measure of a project on one attachment of everything to the network.
 
@@ -1366,7 +1376,7 @@ def compute(ctx: Context) -> Result:
     spaces = ctx.layer("outdoor_spaces") if ctx.has("outdoor_spaces") else None
     axis = ctx.layer("pedestrian_axis") if ctx.has("pedestrian_axis") else None
     origins, label = _isochrone_origins(ctx, s)
-    net = network_from_project(ctx.project, snap_m=s.network_snap_m)
+    net = ctx.cached(_network_key(ctx.project, s.network_snap_m), lambda: network_from_project(ctx.project, snap_m=s.network_snap_m))
     att = attach_layers(net, b, amenities=amen, outdoor_spaces=spaces, axis=axis, isochrone_origins=origins, max_snap_m=s.max_snap_m,
                         park_min_area_m2=s.park_min_area_m2)
     acc = accessibility(net, b, amen, distances_m=s.distances_m, nearest_max_m=s.nearest_max_m, nodes=True, attached=att)

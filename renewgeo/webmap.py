@@ -7,10 +7,16 @@ bilingual labels, a scale bar, a full-screen button and a distance measure. It k
 layer by name: input kinds are presented in :data:`renewgeo.styles.KIND_PRESENTATIONS`,
 result layers and views by the analysis that makes them.
 
-Every script and style sheet is inlined from installed packages (:mod:`renewgeo._assets`)
-and the page carries a Content-Security-Policy that lets it load nothing but the tiles
-of an optional basemap. Text from the data or the project reaches the page only through
+Every script and style sheet is inlined from installed packages (:mod:`renewgeo._assets`:
+Leaflet, and Leaflet.markercluster for the clusters of large amenity categories) and the
+page carries a Content-Security-Policy that lets it load nothing but the tiles of an
+optional basemap. Text from the data or the project reaches the page only through
 :func:`_h` (HTML) and :func:`_js` (JavaScript).
+
+Large layers stay light: each layer's geometry is written once, however many map layers
+draw it (a layer and its views), as delta-encoded whole micro-degrees (:func:`_encode`),
+and its tooltip texts once per distinct value (:func:`_column`); layers hidden at first
+are built when the browser is idle.
 
 Basemaps: ``none`` (default; a light background and the site's own layers), ``osm``,
 ``cartodb``, ``tianditu`` (needs a key; CGCS2000 is WGS 84 to within centimetres, so
@@ -37,6 +43,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import Element, Figure, MacroElement
+from folium.plugins import MarkerCluster
 from jinja2 import Template
 
 from renewgeo import _assets, styles
@@ -71,7 +78,10 @@ class MapSettings(Section):
 
 
 FONT_STACK = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei','WenQuanYi Micro Hei',sans-serif"
-MAX_SYMBOL_POINTS = 500  # beyond this, points are canvas circles rather than SVG symbols
+MAX_SYMBOL_POINTS = 500  # beyond this, points are clustered (with tooltips) or canvas circles (without)
+CLUSTER_MIN_POINTS = 20  # in a large point layer, classes of more points than this are clustered
+CLUSTER_RADIUS_PX = 60  # markers closer than this on the screen make one cluster
+MAX_ZOOM = 19  # the closest zoom (the clusters need one; the basemaps' tiles end at 18-19)
 _UI: dict[str, tuple[str, str]] = {  # the map's own words (no layer names: those come from presentations)
     "legend": ("图例", "Legend"),
     "targets": ("规划目标完成情况", "Plan targets"),
@@ -91,6 +101,7 @@ _UI: dict[str, tuple[str, str]] = {  # the map's own words (no layer names: thos
     "stage_fail": ("未通过", "fail"),
     "blocked_by": ("未达标指标", "blocked by"),
     "counts": ("达标/未达标/缺数据", "pass/fail/no data"),
+    "clustered": ("圆环内数字为该处设施数量，颜色为其类别；放大可见各点", "a ring counts the amenities there, coloured by family; zoom in to see each"),
 }
 # url, attribution, subdomains, the host the Content-Security-Policy lets images come from
 _TILES = {
@@ -222,7 +233,7 @@ def _drawable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _web_geometry(gdf: gpd.GeoDataFrame, layer: str, opts: _Options) -> np.ndarray:
-    """Geometries simplified, in EPSG:4326 (or GCJ-02), to ~0.1 m."""
+    """Geometries simplified, in EPSG:4326 (or GCJ-02)."""
     if gdf.crs is None:
         raise RenewgeoError(f"map layer {layer!r} has no CRS; set it before drawing")
     g = gpd.GeoDataFrame(geometry=_drawable(gdf).geometry.values, crs=gdf.crs)
@@ -232,7 +243,7 @@ def _web_geometry(gdf: gpd.GeoDataFrame, layer: str, opts: _Options) -> np.ndarr
         vals[lines] = shapely.simplify(vals[lines], opts.simplify_m, preserve_topology=True)
         g = gpd.GeoDataFrame(geometry=vals, crs=g.crs)
     g = rcrs.wgs84_to_gcj02_gdf(g, layer=layer) if opts.shift else rcrs.to_web(g, layer=layer)
-    return np.asarray(shapely.transform(g.geometry.values, lambda c: np.round(c, 6)), dtype=object)  # 1e-6 deg ~ 0.1 m
+    return np.asarray(g.geometry.values, dtype=object)
 
 
 def _cell(v: Any) -> str:
@@ -248,26 +259,65 @@ def _cell(v: Any) -> str:
 _NAMES = frozenset({"id", "name", "name_zh", "note"})  # fields whose text is shown as it is, never translated
 
 
+_BILINGUAL = re.compile(r"([^\x00-\x7f]+) ([A-Za-z][\x20-\x7e]{2,})")  # "社区服务站 Community service station"
+
+
+def _one_language(v: str, lang: Lang) -> str:
+    """A ``; ``-separated text whose every item reads "中文 English" (facility names of the life circles), in ``lang`` only."""
+    if lang == "zh+en":
+        return v
+    items = [_BILINGUAL.fullmatch(item) for item in v.split("; ")]
+    if not all(items):
+        return v
+    return "; ".join(m.group(1 if lang == "zh" else 2) for m in items if m)
+
+
 def _coded(v: Any, lang: Lang) -> str:
-    """A coded text value in the map's language: ``kindergarten|childcare; bus_stop`` reads 幼儿园/托育; 公交站."""
+    """A coded text value in the map's language: ``kindergarten|childcare; bus_stop`` reads 幼儿园/托育; 公交站.
+
+    A text of bilingual items (``社区服务站 Community service station``) reads in the map's language.
+    """
     if not isinstance(v, str) or not v:
         return _cell(v)
     if v in styles.VALUE_LABELS:
         return _h(styles.value_label(v, lang))
     if not re.fullmatch(r"[a-z0-9_]+(\s*[|;]\s*[a-z0-9_]+)*", v):
-        return _h(v)
+        return _h(_one_language(v, lang))
     groups = [[styles.value_label(alt.strip(), lang) for alt in g.split("|")] for g in v.split(";")]
     return _h("; ".join(" / ".join(g) for g in groups))
 
 
-def _tooltip_rows(gdf: gpd.GeoDataFrame, fields: list[str], lang: Lang = "zh+en") -> list[dict[str, str]]:
-    """Tooltip values as HTML text (numbers formatted, coded values translated, text escaped)."""
-    cols = {f: [(_cell(v) if f in _NAMES else _coded(v, lang)) for v in gdf[f].astype("object").to_numpy()] for f in fields}
-    return [{f: cols[f][i] for f in fields} for i in range(len(gdf))]
+def _tooltip_texts(values: pd.Series, field: str, lang: Lang) -> list[str]:
+    """A tooltip field's values as HTML text (numbers formatted, coded values translated, text escaped).
+
+    Lengths and areas in metres (``*_m``, ``*_m2``) read in whole metres, as a drawing gives them.
+    """
+    if field.endswith(("_m", "_m2")):
+        values = values.round(0) if pd.api.types.is_float_dtype(values) else values
+    fmt = _cell if field in _NAMES else (lambda v: _coded(v, lang))
+    memo: dict[Any, str] = {}
+    out = []
+    for v in values.astype("object").to_numpy():
+        try:
+            out.append(memo[v] if v in memo else memo.setdefault(v, fmt(v)))
+        except TypeError:  # an unhashable value
+            out.append(fmt(v))
+    return out
+
+
+def _column(texts: list[str]) -> list[str] | dict[str, list[Any]]:
+    """A column for the page: as it is, or as its distinct values and an index each when that is shorter."""
+    distinct = dict.fromkeys(texts)
+    if 2 * len(distinct) > len(texts):
+        return texts
+    index = {t: i for i, t in enumerate(distinct)}
+    return {"u": list(distinct), "i": [index[t] for t in texts]}
 
 
 _FAMILY = np.array([0, 1, 1, 2, 0, 1, 2, 0])  # shapely type id -> point, line, polygon (collections are resolved before)
 _MULTI = (shapely.multipoints, shapely.multilinestrings, shapely.multipolygons)
+COORD_SCALE = 1_000_000
+"""Coordinates are written as whole micro-degrees (1e-6 degree, about 0.1 m)."""
 
 
 def _merge(geoms: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -281,10 +331,62 @@ def _merge(geoms: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(out_g, dtype=object), np.array(out_c, dtype=np.int64)
 
 
-def _features(geoms: np.ndarray, cls: np.ndarray, rows: list[dict[str, str]] | None) -> list[dict[str, Any]]:
-    shapes = shapely.to_geojson(geoms)
-    return [{"type": "Feature", "geometry": json.loads(s), "properties": rows[i] if rows else {}, "s": int(c)}
-            for i, (s, c) in enumerate(zip(shapes, cls, strict=True))]
+def _runs(q: np.ndarray, offsets: np.ndarray, *, closed: bool) -> list[list[int]]:
+    """Runs of whole micro-degrees (rings, lines, a feature's points) as flat ``[x0, y0, dx1, dy1, ...]`` lists.
+
+    The first vertex of a run is relative to the layer's origin, each next one to the one
+    before (small numbers, few digits). A closed ring loses its closing vertex: Leaflet
+    closes polygons itself.
+    """
+    if closed and len(offsets) > 1:
+        keep = np.ones(len(q), dtype=bool)
+        keep[offsets[1:][offsets[1:] > offsets[:-1]] - 1] = False
+        q = q[keep]
+        offsets = offsets - np.concatenate([[0], np.cumsum(offsets[1:] > offsets[:-1])])
+    d = q.copy()
+    d[1:] -= q[:-1]
+    starts = offsets[:-1][offsets[:-1] < offsets[1:]]
+    d[starts] = q[starts]
+    flat = d.ravel().tolist()
+    return [flat[2 * s:2 * e] for s, e in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)]
+
+
+def _encode(geoms: np.ndarray) -> dict[str, Any]:
+    """Geometries in EPSG:4326 as compact nested lists of integers, for ``renewgeoSource``.
+
+    ``o``: the origin (whole micro-degrees of the south-west corner); ``f``: each
+    feature's kind (0 points, 1 lines, 2 polygons), or one for all; ``g``: per feature,
+    points as one run, lines as a list of runs, polygons as a list of polygons, each a
+    list of rings (:func:`_runs`).
+    """
+    n = len(geoms)
+    family = _FAMILY[shapely.get_type_id(geoms)] if n else np.zeros(0, dtype=np.int64)
+    coords = shapely.get_coordinates(geoms)
+    origin = np.floor(coords.min(axis=0) * COORD_SCALE).astype(np.int64) if len(coords) else np.zeros(2, dtype=np.int64)
+    out: list[Any] = [[] for _ in range(n)]
+    for fam in (0, 1, 2):
+        sel = np.flatnonzero((family == fam) & ~shapely.is_empty(geoms))
+        if not len(sel):
+            continue
+        _, xy, offs = shapely.to_ragged_array(geoms[sel])
+        q = np.rint(xy[:, :2] * COORD_SCALE).astype(np.int64) - origin
+        if fam == 0:  # points, or multi-points: one run per feature
+            feat = offs[0] if len(offs) else np.arange(len(q) + 1)
+            for i, run in zip(sel.tolist(), _runs(q, feat, closed=False), strict=True):
+                out[i] = run
+        elif fam == 1:  # (multi-)lines: coordinates per line, lines per feature
+            lines = _runs(q, offs[0], closed=False)
+            per = (offs[1] if len(offs) > 1 else np.arange(len(sel) + 1)).tolist()
+            for j, i in enumerate(sel.tolist()):
+                out[i] = lines[per[j]:per[j + 1]]
+        else:  # (multi-)polygons: coordinates per ring, rings per polygon, polygons per feature
+            rings = _runs(q, offs[0], closed=True)
+            per_poly = offs[1].tolist()
+            per_feat = (offs[2] if len(offs) > 2 else np.arange(len(sel) + 1)).tolist()
+            for j, i in enumerate(sel.tolist()):
+                out[i] = [rings[per_poly[p]:per_poly[p + 1]] for p in range(per_feat[j], per_feat[j + 1])]
+    kinds = family.tolist()
+    return {"o": origin.tolist(), "k": COORD_SCALE, "f": kinds[0] if n and len(set(kinds)) == 1 else kinds, "g": out}
 
 
 # ------------------------------------------------------------------------- symbols
@@ -304,14 +406,15 @@ def _svg(shape: str, fill: str, stroke: str, size: int = 16) -> str:
                        f'{s * 0.65},{s * 0.65} {s * 0.65},{s - 1} {s * 0.35},{s - 1} {s * 0.35},{s * 0.65} 1,{s * 0.65} 1,{s * 0.35} '
                        f'{s * 0.35},{s * 0.35}"/>'),
     }[shape]
+    body = re.sub(r"(\d\.\d\d)\d+", r"\1", body)  # 11.200000000000001 -> 11.20: a hundredth of a pixel is enough
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{s}" height="{s}" viewBox="0 0 {s} {s}">'
             f'<g fill="{_h(fill)}" stroke="{_h(stroke)}" stroke-width="1">{body}</g></svg>')
 
 
-def _symbols(item: _Item, cls: list[StyleClass]) -> list[str] | None:
-    """SVG symbols by class for a point layer with few features; None: canvas circles."""
+def _symbols(item: _Item, cls: list[StyleClass], clustered: bool = False) -> list[str] | None:
+    """SVG symbols by class for a point layer with few features or clusters; None: canvas circles."""
     st = item.presentation.style
-    if st.geometry != "point" or len(item.gdf) > MAX_SYMBOL_POINTS or not item.presentation.tooltip:
+    if st.geometry != "point" or not item.presentation.tooltip or (len(item.gdf) > MAX_SYMBOL_POINTS and not clustered):
         return None
     px = max(10, round(4 * st.size))
     return [_svg(styles.marker_shape(st, i, c.value), c.colour, st.outline or "#222222", px) for i, c in enumerate(cls)]
@@ -332,46 +435,134 @@ def _swatch(item: _Item, c: StyleClass, i: int, symbols: list[str] | None) -> st
 
 # ------------------------------------------------------------------------- one layer
 class _LayerData(MacroElement):
-    """A layer's features, colours and tooltip fields, drawn into its feature group by ``renewgeoLayer``."""
+    """A layer's classes, colours and tooltip fields, drawn into its feature group by ``renewgeoLayer``."""
 
     _template = Template("""{% macro script(this, kwargs) %}
-        renewgeoLayer({{ this.group }}, {{ this.spec }});
+        renewgeoLayer({{ this.group }}, {{ this.spec }}, {{ this.cluster }});
         {% endmacro %}""")
 
-    def __init__(self, group: str, spec: str) -> None:
+    def __init__(self, group: str, spec: str, cluster: str | None = None) -> None:
         super().__init__()
         self._name = "RenewgeoLayer"
         self.group = group
         self.spec = spec
+        self.cluster = cluster or "null"
 
+
+_SOURCE_JS = """
+window.renewgeoSources = {};
+window.renewgeoSource = function (id, s) { window.renewgeoSources[id] = s; };
+window.renewgeoDecode = function (s) {
+  // whole micro-degrees, each run's first vertex from the origin, the next ones from the one before (webmap._encode)
+  if (s.ll) { return s.ll; }
+  var k = s.k, ox = s.o[0], oy = s.o[1];
+  function run(a) {
+    var out = new Array(a.length >> 1), x = ox, y = oy;
+    for (var i = 0, j = 0; i < a.length; i += 2, j++) { x += a[i]; y += a[i + 1]; out[j] = L.latLng(y / k, x / k); }
+    return out;
+  }
+  s.ll = s.g.map(function (g, i) {
+    var f = typeof s.f === 'number' ? s.f : s.f[i];
+    return f === 0 ? run(g) : f === 1 ? g.map(run) : g.map(function (p) { return p.map(run); });
+  });
+  return s.ll;
+};
+window.renewgeoValue = function (s, field, i) {
+  var c = s.c[field];
+  return c === undefined ? '' : (c.u ? c.u[c.i[i]] : c[i]);
+};
+"""
 
 _LAYER_JS = """
-window.renewgeoLayer = function (group, d) {
-  var st = d.style;
-  function paint(f) {
-    var c = d.colours[f.s];
-    if (st.geometry === 'line') { return {color: c, weight: st.width, opacity: st.opacity, dashArray: st.dash, fill: false}; }
-    return {color: st.outline || c, weight: st.width, opacity: st.opacity, dashArray: st.dash, fillColor: c, fillOpacity: st.fill};
+window.renewgeoPending = [];
+window.renewgeoLayer = function (group, d, cluster) {
+  // a layer on show is built at once; a hidden one when it is switched on, or once the map is drawn (window.renewgeo.ready)
+  var done = false;
+  function build() { if (!done) { done = true; window.renewgeoBuild(group, d, cluster); } }
+  if (d.show) { build(); } else { group.once('add', build); window.renewgeoPending.push(build); }
+};
+window.renewgeoBuild = function (group, d, cluster) {
+  var s = window.renewgeoSources[d.src], st = d.style, ll = window.renewgeoDecode(s);
+  function paint(c) {
+    var col = d.colours[c];
+    if (st.geometry === 'line') { return {color: col, weight: st.width, opacity: st.opacity, dashArray: st.dash, fill: false}; }
+    return {color: st.outline || col, weight: st.width, opacity: st.opacity, dashArray: st.dash, fillColor: col, fillOpacity: st.fill};
   }
-  var opts = {style: paint};
-  if (d.symbols) {
-    opts.pointToLayer = function (f, ll) {
-      return L.marker(ll, {icon: L.divIcon({html: d.symbols[f.s], className: 'renewgeo-symbol', iconSize: [d.px, d.px],
-                                            iconAnchor: [d.px / 2, d.px / 2]})});
-    };
-  } else {
-    opts.pointToLayer = function (f, ll) { return L.circleMarker(ll, L.extend(paint(f), {radius: st.size})); };
+  var paints = d.colours.map(function (_, c) { return paint(c); });
+  var icons = d.symbols && d.symbols.map(function (svg) {
+    return L.divIcon({html: svg, className: 'renewgeo-symbol', iconSize: [d.px, d.px], iconAnchor: [d.px / 2, d.px / 2]});
+  });
+  var safe = d.colours.map(function (c) { return /^#[0-9a-fA-F]{3,8}$/.test(c) ? c : '#999999'; });
+  function point(p, c, i) {
+    var m = icons ? L.marker(p, {icon: icons[c]}) : L.circleMarker(p, L.extend({radius: st.size}, paints[c]));
+    m._rgi = i; m._rgColour = safe[c]; m._rgClass = c;
+    return m;
   }
-  var layer = L.geoJson(d.data, opts);
-  if (d.fields.length) {
-    layer.bindTooltip(function (l) {
-      if (!l.feature) { return ''; }
-      var p = l.feature.properties, rows = '';
-      for (var i = 0; i < d.fields.length; i++) { rows += '<tr><th>' + d.aliases[i] + '</th><td>' + p[d.fields[i]] + '</td></tr>'; }
+  var plain = L.featureGroup(), clustered = [];
+  for (var i = 0; i < ll.length; i++) {
+    var c = typeof d.cls === 'number' ? d.cls : d.cls[i], f = typeof s.f === 'number' ? s.f : s.f[i], g = ll[i], lyr;
+    if (!g.length) { continue; }
+    if (f === 0) {
+      lyr = g.length === 1 ? point(g[0], c, i) : L.featureGroup(g.map(function (p) { return point(p, c, i); }));
+    } else if (f === 1) {
+      lyr = L.polyline(g.length === 1 ? g[0] : g, paints[c]);
+    } else {
+      lyr = L.polygon(g.length === 1 ? g[0] : g, paints[c]);
+    }
+    lyr._rgi = i;
+    if (cluster && d.cluster[c] && f === 0) { clustered.push(lyr); } else { plain.addLayer(lyr); }
+  }
+  function tip(l) {
+    var rows = '';
+    if (l.getAllChildMarkers) {  // a cluster: what it holds, largest classes first
+      var n = {}, ms = l.getAllChildMarkers();
+      for (var j = 0; j < ms.length; j++) { n[ms[j]._rgClass] = (n[ms[j]._rgClass] || 0) + 1; }
+      var top = Object.keys(n).sort(function (a, b) { return n[b] - n[a]; });
+      for (var t = 0; t < Math.min(top.length, 6); t++) {
+        rows += '<tr><th>' + d.labels[top[t]] + '</th><td>' + n[top[t]] + '</td></tr>';
+      }
       return '<table class="renewgeo-tip">' + rows + '</table>';
-    }, {sticky: true});
+    }
+    if (l._rgi === undefined) { return ''; }
+    for (var k = 0; k < d.fields.length; k++) {
+      var v = window.renewgeoValue(s, d.fields[k], l._rgi);
+      if (v !== '') { rows += '<tr><th>' + d.aliases[k] + '</th><td>' + v + '</td></tr>'; }
+    }
+    return '<table class="renewgeo-tip">' + rows + '</table>';
   }
-  group.addLayer(layer);
+  if (d.fields.length) {
+    plain.bindTooltip(tip, {sticky: true});
+    if (cluster) { cluster.bindTooltip(tip, {sticky: true}); }
+  }
+  if (cluster) {
+    // markercluster fires a cluster's events as 'cluster' + type
+    cluster.on('clustermouseover', function (e) { e.layer.bindTooltip(tip(e.layer), {direction: 'right', offset: [14, 0]}).openTooltip(); });
+    cluster.on('clustermouseout', function (e) { e.layer.unbindTooltip(); });
+    // markers bulk-added once it is on the map: before, markercluster checks each against all the others (quadratic)
+    if (cluster._map) { cluster.addLayers(clustered); } else { cluster.once('add', function () { cluster.addLayers(clustered); }); }
+  }
+  group.addLayer(plain);
+  group.renewgeo = {source: s, fields: d.fields};
+};
+window.renewgeoClusterIcon = function (cluster) {
+  // a ring split by the colours of the markers it holds (amenity families), the count inside
+  var ms = cluster.getAllChildMarkers(), n = ms.length, by = {}, order = [];
+  for (var i = 0; i < n; i++) { var c = ms[i]._rgColour; if (!by[c]) { by[c] = 0; order.push(c); } by[c]++; }
+  var size = n < 10 ? 30 : n < 100 ? 36 : n < 1000 ? 44 : 52, h = size / 2, r = h - 4, circ = 2 * Math.PI * r, off = 0;
+  var rings = '';
+  order.sort(function (a, b) { return by[b] - by[a]; });
+  for (var j = 0; j < order.length; j++) {
+    var len = circ * by[order[j]] / n;
+    rings += '<circle r="' + r + '" cx="' + h + '" cy="' + h + '" fill="none" stroke="' + order[j] + '" stroke-width="6" ' +
+      'stroke-dasharray="' + len + ' ' + (circ - len) + '" stroke-dashoffset="' + (-off) + '"/>';
+    off += len;
+  }
+  var html = '<svg xmlns="http://www.w3.org/2000/svg" width="' + size + '" height="' + size + '">' +
+    '<circle r="' + (r + 3) + '" cx="' + h + '" cy="' + h + '" fill="#fff" fill-opacity="0.95" stroke="#555" stroke-width="0.5"/>' +
+    '<g transform="rotate(-90 ' + h + ' ' + h + ')">' + rings + '</g>' +
+    '<text x="' + h + '" y="' + h + '" text-anchor="middle" dominant-baseline="central" font-size="' + (n < 1000 ? 12 : 11) +
+    '" font-weight="bold" fill="#222">' + n + '</text></svg>';
+  return L.divIcon({html: html, className: 'renewgeo-cluster', iconSize: L.point(size, size)});
 };
 """
 
@@ -426,51 +617,143 @@ class _Drawn:
     heading: str = "results"
 
 
-def _layer_spec(item: _Item, gdf: gpd.GeoDataFrame, opts: _Options) -> tuple[dict[str, Any], list[StyleClass], list[str] | None]:
-    """What the browser needs to draw one layer, with its classes and point symbols."""
+class _Sources:
+    """The geometry and tooltip texts of each layer, written into the page once however many map layers draw it.
+
+    A layer and its views (the buildings, and the buildings by walking distance) share one
+    source; a layer drawn without tooltips is merged by class into a source of its own,
+    unless another map layer already writes its features one by one.
+    """
+
+    def __init__(self, items: list[_Item], opts: _Options) -> None:
+        self.opts = opts
+        self.fields: dict[str, list[str]] = {}  # layer -> the tooltip fields any of its map layers shows
+        for it in items:
+            if it.presentation.tooltip:
+                have = self.fields.setdefault(it.layer, [])
+                have += [f for f in it.presentation.tooltip if f in it.gdf.columns and f not in have]
+        self.data: dict[str, dict[str, Any]] = {}
+        self._ids: dict[str, str] = {}
+        self._geoms: dict[str, np.ndarray] = {}
+
+    def geometry(self, item: _Item, gdf: gpd.GeoDataFrame) -> np.ndarray:
+        if item.layer not in self._geoms:
+            self._geoms[item.layer] = _web_geometry(gdf, item.layer, self.opts)
+        return self._geoms[item.layer]
+
+    def source(self, item: _Item, gdf: gpd.GeoDataFrame, idx: np.ndarray) -> tuple[str, np.ndarray]:
+        """The id of the source an item draws, and the class of each of its features in that source."""
+        if item.layer in self.fields:
+            if item.layer not in self._ids:
+                sid = self._ids[item.layer] = f"s{len(self._ids)}"
+                cols = {f: _column(_tooltip_texts(gdf[f], f, self.opts.lang)) for f in self.fields[item.layer]}
+                self.data[sid] = {**_encode(self.geometry(item, gdf)), "c": cols}
+            return self._ids[item.layer], idx
+        merged, cls = _merge(self.geometry(item, gdf), idx)  # one multi-geometry per class: large layers stay light
+        sid = f"m{len(self.data)}"
+        self.data[sid] = {**_encode(merged), "c": {}}
+        return sid, cls
+
+    def scripts(self) -> list[_Script]:
+        """One script per source; its data a JSON text (a string literal made by :func:`_js`), which parses faster than code."""
+        return [_Script(f"renewgeoSource({_js(sid)}, JSON.parse({_js(_js(data))}));") for sid, data in self.data.items()]
+
+
+def _clustered(item: _Item, cls: list[StyleClass]) -> list[bool] | None:
+    """Which classes of a large point layer are clustered (None: none is).
+
+    A point layer with tooltips and more than :data:`MAX_SYMBOL_POINTS` features clusters
+    its classes of more than :data:`CLUSTER_MIN_POINTS` (all of them when the rest would
+    still be too many); the small classes (a hospital, the kindergartens) stay on show.
+    """
+    st = item.presentation.style
+    if st.geometry != "point" or st.breaks or not item.presentation.tooltip or len(item.gdf) <= MAX_SYMBOL_POINTS:
+        return None
+    big = [c.count > CLUSTER_MIN_POINTS for c in cls]
+    if sum(c.count for c, b in zip(cls, big, strict=True) if not b) > MAX_SYMBOL_POINTS:
+        big = [True] * len(cls)
+    return big
+
+
+def _layer_spec(item: _Item, gdf: gpd.GeoDataFrame, sources: _Sources, lang: Lang
+                ) -> tuple[dict[str, Any], list[StyleClass], list[str] | None, list[bool] | None]:
+    """What the browser needs to draw one layer (its source written apart), with its classes, point symbols and clusters."""
     p, st = item.presentation, item.presentation.style
     values = gdf[st.column] if st.column is not None and st.column in gdf.columns else None
     cls, idx = styles.assign(st, values, len(gdf))
     fields = [f for f in p.tooltip if f in gdf.columns]
-    geoms = _web_geometry(gdf, item.layer, opts)
-    rows = _tooltip_rows(gdf, fields, opts.lang) if fields else None
-    if not p.tooltip:
-        geoms, idx = _merge(geoms, idx)
-    symbols = _symbols(item, cls)
+    sid, idx = sources.source(item, gdf, idx)
+    clustered = _clustered(item, cls)
+    symbols = _symbols(item, cls, clustered is not None)
     spec = {
-        "data": {"type": "FeatureCollection", "features": _features(geoms, idx, rows)},
+        "src": sid,
+        "cls": int(idx[0]) if len(cls) == 1 and len(idx) else idx.tolist(),
         "colours": [c.colour for c in cls],
         "style": {"geometry": st.geometry, "width": st.width, "opacity": st.opacity, "dash": st.dash, "fill": st.fill_opacity,
                   "outline": st.outline, "size": st.size},
         "fields": fields,
-        "aliases": [_h(styles.field_label(f, opts.lang)) for f in fields],
+        "aliases": [_h(styles.field_label(f, lang)) for f in fields],
         "symbols": symbols,
         "px": max(10, round(4 * st.size)),
+        "cluster": clustered,
+        "labels": [_h(styles.class_label(c, st, lang) or styles.text(p.label, lang)) for c in cls],
+        "show": item.show,
     }
-    return spec, cls, symbols
+    return spec, cls, symbols, clustered
 
 
-def _layer_to_folium(item: _Item, opts: _Options) -> _Drawn:
+def _cluster_group() -> MarkerCluster:
+    """The marker cluster of folium's plugin, its library inlined by :func:`_new_map` rather than linked from a CDN."""
+    mc = MarkerCluster(control=False, show=True, icon_create_function="window.renewgeoClusterIcon",
+                       options={"maxClusterRadius": CLUSTER_RADIUS_PX, "showCoverageOnHover": False, "spiderfyOnMaxZoom": True,
+                                "disableClusteringAtZoom": 18, "removeOutsideVisibleBounds": True})
+    mc.default_js = []
+    mc.default_css = []
+    return mc
+
+
+def _layer_to_folium(item: _Item, opts: _Options, sources: _Sources) -> _Drawn:
     """One layer as a feature group with its legend entry (no group when it has nothing to draw)."""
     label = styles.text(item.presentation.label, opts.lang)
     blank = (item.gdf.geometry.isna() | item.gdf.geometry.is_empty).to_numpy()
     if blank.all():
         return _Drawn(item.key, None, note=f"{label}: {_t('empty', opts.lang)}")
     gdf = item.gdf[~blank] if blank.any() else item.gdf
-    spec, cls, symbols = _layer_spec(item, gdf, opts)
+    spec, cls, symbols, clustered = _layer_spec(item, gdf, sources, opts.lang)
     group = folium.FeatureGroup(show=item.show, control=False)
-    group.add_child(_LayerData(group.get_name(), _js(spec)))
+    mc = None
+    if clustered is not None and any(clustered):
+        mc = _cluster_group()
+        group.add_child(mc)
+    group.add_child(_LayerData(group.get_name(), _js(spec), mc.get_name() if mc is not None else None))
     of = {"zh": "{n} / {total} 个", "en": "{n} of {total}", "zh+en": "{n} / {total} 个 ({n} of {total})"}[opts.lang]
     note = f"{label}: {of.format(n=int(blank.sum()), total=len(blank))}: {_t('empty', opts.lang)}" if blank.any() else ""
-    return _Drawn(item.key, group, f"{label} ({len(gdf):,})", _legend_entry(item, label, cls, symbols, opts.lang), note,
-                  item.presentation.group)
+    legend = _legend_entry(item, label, cls, symbols, opts.lang, clustered if mc is not None else None)
+    return _Drawn(item.key, group, f"{label} ({len(gdf):,})", legend, note, item.presentation.group)
 
 
 # ------------------------------------------------------------------------- legend and panels
-def _legend_entry(item: _Item, label: str, cls: list[StyleClass], symbols: list[str] | None, lang: Lang) -> str:
-    """A layer's legend: a single colour is one row; classes a heading and a row each (under their family's heading)."""
+def _cluster_swatch(colours: list[str]) -> str:
+    """A cluster as the map draws it (``renewgeoClusterIcon``), for the legend: a ring of colours around a count."""
+    ring = "".join(f'<circle r="7" cx="11" cy="11" fill="none" stroke="{_h(c)}" stroke-width="4" pathLength="{len(colours)}" '
+                   f'stroke-dasharray="1 {len(colours) - 1}" stroke-dashoffset="{-i}"/>' for i, c in enumerate(colours))
+    return ('<svg xmlns="http://www.w3.org/2000/svg" width="22" height="22"><circle r="10" cx="11" cy="11" fill="#fff" stroke="#555" '
+            f'stroke-width="0.5"/><g transform="rotate(-90 11 11)">{ring}</g><text x="11" y="11" text-anchor="middle" '
+            'dominant-baseline="central" font-size="8" font-weight="bold" fill="#222">n</text></svg>')
+
+
+def _legend_entry(item: _Item, label: str, cls: list[StyleClass], symbols: list[str] | None, lang: Lang,
+                  clustered: list[bool] | None = None) -> str:
+    """A layer's legend: a single colour is one row; classes a heading and a row each (under their family's heading).
+
+    A layer whose large classes are clustered says how to read a cluster.
+    """
+    how = ""
+    if clustered is not None:
+        colours = list(dict.fromkeys(c.colour for c, b in zip(cls, clustered, strict=True) if b))[:6]
+        how = f"<div class='renewgeo-how'>{_cluster_swatch(colours)}<small>{_h(_t('clustered', lang))}</small></div>"
     if len(cls) == 1 and cls[0].label == "":
-        return f"<h2>{_swatch(item, cls[0], 0, symbols)}{_h(label)}</h2>"
+        return f"<h2>{_swatch(item, cls[0], 0, symbols)}{_h(label)}</h2>{how}"
     st = item.presentation.style
     order = sorted(range(len(cls)), key=lambda i: _family_rank(st, cls[i]))  # families together, in their order
     rows, last = "", None
@@ -482,7 +765,7 @@ def _legend_entry(item: _Item, label: str, cls: list[StyleClass], symbols: list[
             last = family
         rows += f"<div>{_swatch(item, c, i, symbols)}{_h(styles.class_label(c, st, lang))} <small>{c.count:,}</small></div>"
     body = f"<div class='cols'>{rows}</div>" if len(cls) > 6 else rows
-    return f"<h2>{_h(label)}</h2>{body}"
+    return f"<h2>{_h(label)}</h2>{how}{body}"
 
 
 def _family_rank(st: styles.Style, c: StyleClass) -> int:
@@ -552,9 +835,10 @@ def _life_circles_html(circles: pd.DataFrame | None, lang: Lang) -> str:
     for r in circles.to_dict("records"):
         why = r.get("most_missing")
         why_html = "" if not isinstance(why, str) or not why or float(r["buildings_pass_pct"]) >= 100 else \
-            f"<br><small>{_h(_t('why', lang))}: {_coded(why, lang)}</small>"
+            (f"<tr><td colspan='2' class='renewgeo-why'><small>{_h(_t('why', lang))}: {_coded(why, lang)}</small></td></tr>")
         rows += (f"<tr><td>{_h(styles.value_label(str(r['circle']), lang))}</td>"
-                 f"<td style='text-align:right'>{_pct(float(r['buildings_pass_pct']))} {_h(_t('buildings_pass', lang))}{why_html}</td></tr>")
+                 f"<td style='text-align:right'>{_pct(float(r['buildings_pass_pct']))} {_h(_t('buildings_pass', lang))}</td></tr>"
+                 f"{why_html}")
     return f"<details open><summary>{_h(_t('life_circles', lang))}</summary><table>{rows}</table></details>"
 
 
@@ -604,6 +888,7 @@ def _panel_css() -> str:
     .renewgeo-title td {{ padding: 1px 6px 1px 0; vertical-align: top; }}
     .renewgeo-title table {{ font-size: 11px; }}
     .renewgeo-title td:nth-child(2), .renewgeo-title td:nth-child(3) {{ white-space: nowrap; }}
+    .renewgeo-title td.renewgeo-why {{ white-space: normal; padding-left: 1em; color: #555; }}
     .renewgeo-legend {{ flex: 0 1 auto; margin-top: auto; }}
     .renewgeo-legend h3 {{ font-size: 11px; margin: 4px 0 1px 0; color: #555; column-span: none; break-after: avoid; }}
     .renewgeo-legend small {{ color: #777; }}
@@ -628,9 +913,13 @@ def _panel_css() -> str:
     .renewgeo-on {{ background: #ffe082 !important; }}
     .renewgeo-measure {{ position: absolute; z-index: 1000; top: 90px; left: 50px; background: #fff; padding: 2px 8px;
       border: 1px solid #333; border-radius: 4px; font-weight: bold; display: none; }}
-    .leaflet-tooltip {{ font-family: {FONT_STACK}; }}
-    .renewgeo-tip th {{ text-align: left; padding-right: 8px; font-weight: normal; color: #555; }}
+    .leaflet-tooltip {{ font-family: {FONT_STACK}; font-size: 12px; width: max-content; max-width: 340px; white-space: normal; }}
+    .renewgeo-tip th {{ text-align: left; padding-right: 8px; font-weight: normal; color: #555; white-space: nowrap;
+      vertical-align: top; }}
     .renewgeo-symbol {{ background: none; border: none; }}
+    .renewgeo-cluster {{ background: none; border: none; z-index: 100000 !important; }}  /* counts stay legible over single symbols */
+    .renewgeo-how {{ display: flex; align-items: center; gap: 6px; color: #555; margin: 2px 0 4px 0; }}
+    .renewgeo-how svg {{ flex: none; margin-right: 0; }}
     """
 
 
@@ -654,13 +943,24 @@ class _Script(MacroElement):
         self.code = code
 
 
-def _registry_js(map_name: str, drawn: list[_Drawn], tiles: list[tuple[str, folium.TileLayer]], bounds: list[list[float]],
-                 lang: Lang) -> str:
+def _fit_js(map_name: str, bounds: list[list[float]]) -> str:
+    """The view fitted to the site before any layer is added, so that each is projected and drawn once.
+
+    Without animation, keeping the site clear of the title and legend on the left and the
+    layer switcher on the right.
+    """
+    return f"{map_name}.fitBounds({_js(bounds)}, {{paddingTopLeft: [400, 20], paddingBottomRight: [310, 20], animate: false}});"
+
+
+def _registry_js(map_name: str, drawn: list[_Drawn], tiles: list[tuple[str, folium.TileLayer]], lang: Lang) -> str:
     """The layer control, the fit to the site, the stacking order and ``window.renewgeo``.
 
     The control lists the top layer first, as the legend does; a layer switched on again
     goes back to its place in the stack (not on top); ``window.renewgeo`` holds the map
-    and its layers by name, for tests and a planner's console.
+    and its layers by name, for tests and a planner's console: ``drawn`` once the layers
+    on show are drawn (the first render), ``ready`` once the hidden ones are built too
+    (when the browser is next idle, or as each is switched on), and
+    ``properties(name, feature)``, a feature's tooltip texts by field.
     """
     base = ", ".join(f"{_js(_h(styles.value_label(n, lang)))}: {t.get_name()}" for n, t in tiles if not t.overlay)
     overlays = [f"{_js(_h(styles.value_label(n, lang)))}: {t.get_name()}" for n, t in tiles if t.overlay]
@@ -674,16 +974,19 @@ def _registry_js(map_name: str, drawn: list[_Drawn], tiles: list[tuple[str, foli
     legend = ", ".join(f"[{var}, {_js(f'renewgeo-lg-{i}')}]" for i, _, var in shown)
     layers = ", ".join(f"{_js(d.key)}: {var}" for _, d, var in shown)
     stack = ", ".join(var for _, _, var in shown)
-    # fitted without animation (keeping the site clear of the title and legend on the left
-    # and the layer switcher on the right), so the map is ready the moment it loads
     return (f"renewgeoControl({map_name}, {{{base}}}, {{{', '.join(overlays)}}}, {_js(headings)}, "
             f"{_js(_h(_t('layers', lang)))}, [{legend}]);\n"
-            f"{map_name}.fitBounds({_js(bounds)}, {{paddingTopLeft: [400, 20], paddingBottomRight: [310, 20], animate: false}});\n"
             f"(function (map, stack) {{ map.on('overlayadd', function (e) {{\n"
             "  for (var i = stack.indexOf(e.layer) + 1; i > 0 && i < stack.length; i++) {\n"
             "    if (map.hasLayer(stack[i])) { stack[i].bringToFront(); } } }); })"
             f"({map_name}, [{stack}]);\n"
-            f"window.renewgeo = {{map: {map_name}, layers: {{{layers}}}, ready: true}};")
+            f"window.renewgeo = {{map: {map_name}, layers: {{{layers}}}, drawn: true, ready: false,\n"
+            "  properties: function (key, l) {  // a drawn feature's tooltip texts (HTML), by field\n"
+            "    var g = this.layers[key].renewgeo, out = {};\n"
+            "    if (g) { g.fields.forEach(function (f) { out[f] = window.renewgeoValue(g.source, f, l._rgi); }); }\n"
+            "    return out; }};\n"
+            "(window.requestIdleCallback || function (f) { setTimeout(f, 50); })(function () {  // then the hidden layers\n"
+            "  window.renewgeoPending.forEach(function (build) { build(); }); window.renewgeo.ready = true; }, {timeout: 1000});")
 
 
 def _controls_js(map_name: str, lang: Lang) -> str:
@@ -742,13 +1045,15 @@ def _new_map(project: Project, opts: _Options) -> tuple[folium.Map, list[list[fl
     web_ref = rcrs.wgs84_to_gcj02_gdf(ref) if opts.shift else rcrs.to_web(ref)
     w, s, e, n = (float(v) for v in web_ref.total_bounds)
     m = folium.Map(location=[(s + n) / 2, (w + e) / 2], zoom_start=15, tiles=None, prefer_canvas=True, control_scale=False)
+    m.options["maxZoom"] = MAX_ZOOM  # folium passes its max_zoom to the tiles only; the clusters need the map's
     m.default_js = []
     m.default_css = []
     root = cast(Figure, m.get_root())
     root.header.add_child(Element(_csp(opts.basemap)), name="renewgeo_csp", index=0)
     root.header.add_child(Element(
-        f"<style>{_assets.leaflet_css()}</style><style>{_panel_css()}</style><script>{_assets.leaflet_js()}</script>"
-        f"<script>{_LAYER_JS}{_CONTROL_JS}</script>"
+        f"<style>{_assets.leaflet_css()}{_assets.markercluster_css()}</style><style>{_panel_css()}</style>"
+        f"<script>{_assets.leaflet_js()}</script><script>{_assets.markercluster_js()}</script>"
+        f"<script>{_SOURCE_JS}{_LAYER_JS}{_CONTROL_JS}</script>"
     ), name="renewgeo_assets")
     return m, [[s, w], [n, e]]
 
@@ -816,7 +1121,12 @@ def meeting_map(
     opts = _options(project, lang, basemap, tianditu_token, simplify_m)
     m, bounds = _new_map(project, opts)
     tiles = _basemap(m, opts)
-    drawn = [_layer_to_folium(item, opts) for item in _layers_to_draw(project, results)]
+    m.add_child(_Script(_fit_js(m.get_name(), bounds)))
+    items = _layers_to_draw(project, results)
+    sources = _Sources(items, opts)
+    drawn = [_layer_to_folium(item, opts, sources) for item in items]
+    for script in sources.scripts():  # every geometry once, before the layers that draw it
+        m.add_child(script)
     for d in drawn:
         if d.group is not None:
             d.group.add_to(m)
@@ -826,7 +1136,7 @@ def meeting_map(
     root.html.add_child(Element(f"<div class='renewgeo-side'>{head}"
                                 f"{_legend_html(drawn, opts.lang)}</div>"), name="renewgeo_panels")
     m.add_child(_Script(_controls_js(m.get_name(), opts.lang)))
-    m.add_child(_Script(_registry_js(m.get_name(), drawn, tiles, bounds, opts.lang)))
+    m.add_child(_Script(_registry_js(m.get_name(), drawn, tiles, opts.lang)))
     return m
 
 

@@ -35,6 +35,28 @@ class PageRun:
     errors: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     render_s: float = float("nan")
+    started: float = float("nan")  # time.perf_counter() at navigation
+
+    def seconds_until(self, condition: str, timeout_ms: int = 60000) -> float:
+        """Seconds from navigation until ``condition`` holds (polled, as ``wait_js``)."""
+        wait_for(self.page, condition, timeout_ms)
+        return time.perf_counter() - self.started
+
+
+def wait_for(page: Any, condition: str, timeout_ms: int) -> None:
+    """Wait until the JavaScript ``condition`` (an expression, or ``() => ...``) is true, polled from here.
+
+    Playwright's own ``wait_for_function`` polls inside the page with ``eval``, which the
+    maps' Content-Security-Policy forbids: a condition that is not true at the first look
+    failed with an EvalError. ``page.evaluate`` goes through the DevTools protocol, which
+    the policy does not govern.
+    """
+    fn = condition if condition.lstrip().startswith(("()", "function")) else f"() => ({condition})"
+    end = time.perf_counter() + timeout_ms / 1000
+    while not page.evaluate(fn):
+        if time.perf_counter() > end:
+            raise TimeoutError(f"{condition!r} still false after {timeout_ms} ms")
+        time.sleep(0.005)
 
 
 @contextmanager
@@ -68,10 +90,10 @@ def open_page(path: Path, *, viewport=(1400, 900), fulfil: dict[str, bytes] | No
                     r.continue_()
 
             page.route("**/*", route)
-            t0 = time.perf_counter()
+            t0 = run.started = time.perf_counter()
             page.goto(path.resolve().as_uri(), wait_until="load", timeout=timeout_ms)
             if wait_js:
-                page.wait_for_function(wait_js, timeout=timeout_ms)
+                wait_for(page, wait_js, timeout_ms)
             # two animation frames after load: the canvas has been drawn
             page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
             run.render_s = time.perf_counter() - t0

@@ -1,6 +1,6 @@
 """Draw every layer of a GeoPackage with its default style in real QGIS (Debian /usr/bin/python3 and python3-qgis).
 
-usage: QT_QPA_PLATFORM=offscreen /usr/bin/python3 qgis_render.py GPKG [--png PNG] [--size 1280x720] [--order A,B,..]
+usage: QT_QPA_PLATFORM=offscreen /usr/bin/python3 qgis_render.py GPKG [--png PNG] [--size 1280x720] [--order A,B,..] [--scale N]
 
 Prints one JSON document with, for every layer: whether its default style (from
 ``layer_styles``) loaded, its feature count and how many have a geometry, the pixels QGIS's
@@ -8,7 +8,9 @@ map renderer (``QgsMapRendererCustomPainterJob``) paints when it draws the layer
 its own extent on white (labels off), the colour of the symbol the renderer gives each
 feature by fid (None: the feature is not drawn) and, for a labelled layer, each feature's
 label text as QGIS evaluates it. With ``--png``, all layers drawn together (``--order``
-top first, the others below, points above lines above polygons), labels on, at ``--size``.
+top first, the others below, points above lines above polygons), labels on, at ``--size``,
+over the extent of every layer or, with ``--scale N``, at 1:N around its centre; ``_png``
+then says the scale QGIS drew at and how many labels it placed for each layer.
 """
 
 import argparse
@@ -35,8 +37,8 @@ from qgis.PyQt.QtGui import QColor, QImage, QPainter
 WHITE = QColor(255, 255, 255)
 
 
-def draw(layers, extent, size, labels):
-    """The layers drawn by QGIS's map renderer into an image of ``size`` on white."""
+def draw(layers, extent, size, labels, results=None):
+    """The layers drawn by QGIS's map renderer into an image of ``size`` on white (``results``: a dict given the scale and labels)."""
     settings = QgsMapSettings()
     settings.setLayers(layers)
     settings.setDestinationCrs(layers[0].crs())
@@ -52,6 +54,14 @@ def draw(layers, extent, size, labels):
     job.start()
     job.waitForFinished()
     painter.end()
+    if results is not None:
+        placed = job.takeLabelingResults()
+        names = {lyr.id(): lyr.name() for lyr in layers}
+        results["scale"] = settings.scale()
+        results["labels"] = {}
+        for pos in (placed.allLabels() if placed is not None else []):
+            name = names.get(pos.layerID, pos.layerID)
+            results["labels"][name] = results["labels"].get(name, 0) + 1
     return img
 
 
@@ -102,6 +112,7 @@ def main():
     ap.add_argument("--png", default="")
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--order", default="")
+    ap.add_argument("--scale", type=float, default=0.0)
     args = ap.parse_args()
     app = QgsApplication([], False)
     app.initQgis()
@@ -131,9 +142,18 @@ def main():
         for lyr in layers:
             ext.combineExtentWith(lyr.extent())
         w, h = (int(v) for v in args.size.split("x"))
-        img = draw(order, ext.buffered(max(ext.width(), ext.height()) * 0.03), QSize(w, h), True)
+        view = ext.buffered(max(ext.width(), ext.height()) * 0.03)
+        if args.scale:  # 1:N around the centre, as QGIS's own scale calculator counts it
+            c, probe = ext.center(), QgsMapSettings()
+            probe.setDestinationCrs(order[0].crs())
+            probe.setOutputSize(QSize(w, h))
+            probe.setExtent(QgsRectangle(c.x() - w / 2, c.y() - h / 2, c.x() + w / 2, c.y() + h / 2))
+            k = args.scale / probe.scale()  # the scale grows with the extent's width
+            view = QgsRectangle(c.x() - k * w / 2, c.y() - k * h / 2, c.x() + k * w / 2, c.y() + k * h / 2)
+        results = {}
+        img = draw(order, view, QSize(w, h), True, results)
         img.save(args.png)
-        out["_png"] = {"path": args.png, "painted_px": painted(img), "width": img.width(), "height": img.height()}
+        out["_png"] = {"path": args.png, "painted_px": painted(img), "width": img.width(), "height": img.height(), **results}
     print(json.dumps(out))
     sys.stdout.flush()
     os._exit(0)  # QGIS 3.22 can crash while tearing down layers at exit; the result is printed

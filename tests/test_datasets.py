@@ -15,12 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_get_path_and_available():
-    assert rg.datasets.available() == ["chuangchuangyi", "shibei_relocation"]
+    assert rg.datasets.available() == ["chuangchuangyi", "shibei_oldblocks", "shibei_relocation"]
     assert (rg.datasets.get_path("chuangchuangyi") / "chuangchuangyi.gpkg").exists()
 
 
 def test_unknown_name_lists_available():
-    with pytest.raises(rg.RenewgeoError, match=r"no sample project 'chuangchuangyii'; available: \['chuangchuangyi', 'shibei_relocation'\]"):
+    with pytest.raises(rg.RenewgeoError, match=r"no sample project 'chuangchuangyii'; available: \['chuangchuangyi', 'shibei_oldblocks', 'shibei_relocation'\]"):
         rg.datasets.get_path("chuangchuangyii")
 
 
@@ -37,6 +37,7 @@ def test_wheel_contains_sample_and_data(tmp_path):
     for f in (
         "renewgeo/datasets/chuangchuangyi/project.toml",
         "renewgeo/datasets/chuangchuangyi/chuangchuangyi.gpkg",
+        "renewgeo/datasets/shibei_oldblocks/scenarios.gpkg",
         "renewgeo/data/osm_categories.csv",
         "renewgeo/data/life_circles.toml",
         "renewgeo/datasets/shibei_relocation/shibei_relocation.gpkg",

@@ -20,7 +20,7 @@ import shapely
 import renewgeo as rg
 from renewgeo import qgis
 from renewgeo.pipeline import run_project
-from renewgeo.styles import KIND_PRESENTATIONS, STATUS_COLOURS, Presentation, Style, colours
+from renewgeo.styles import KIND_PRESENTATIONS, STATUS_COLOURS, Presentation, Style, colours, distance_style
 from tests.test_webmap import walk_run
 
 CHECK = Path(__file__).with_name("qgis_check.py")
@@ -153,9 +153,11 @@ def test_walking_layers_and_alternative_styles_in_qgis(pyqgis, sample, tmp_path)
         order = top_first(run.presentations())
     info = open_in_qgis(path, tmp_path / "walk.png", order=order)
     nodes = info["layers"]["network_nodes"]
-    assert nodes["renderer"] == "graduatedSymbol" and nodes["attr"] == "daily_dist_m"
+    assert nodes["renderer"] == "graduatedSymbol" and nodes["attr"] == 'coalesce("daily_dist_m", -1000000000)'
     assert [r[:2] for r in nodes["ranges"]][:2] == [[0.0, 300.0], [300.0, 500.0]]
-    assert nodes["ranges"][-1][1] >= 1e9 and [r[2] for r in nodes["ranges"]] == ["#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027"]
+    assert nodes["ranges"][-2][1] >= 1e9 and [r[2] for r in nodes["ranges"]] == [
+        "#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027", "#bdbdbd"]
+    assert nodes["ranges"][-1] == [qgis.NO_VALUE, qgis.NO_VALUE, "#bdbdbd", "无数据 no value"]  # features without a value: grey
     iso = info["layers"]["isochrones"]
     assert iso["renderer"] == "categorizedSymbol" and [c[:2] for c in iso["categories"]] == [
         ["5", "#54278f"], ["10", "#807dba"], ["15", "#bcbddc"]]
@@ -169,7 +171,7 @@ def test_walking_layers_and_alternative_styles_in_qgis(pyqgis, sample, tmp_path)
     styles = {s["name"]: s for s in bl["styles"]}
     assert list(styles) == ["buildings", "walk_distance"] and all(s["loaded"] for s in styles.values())
     walk = styles["walk_distance"]
-    assert walk["renderer"] == "graduatedSymbol" and walk["attr"] == "daily_dist_m" and walk["description"].endswith("Walk to daily services")
+    assert walk["renderer"] == "graduatedSymbol" and '"daily_dist_m"' in walk["attr"] and walk["description"].endswith("Walk to daily services")
     assert "walk_distance" in bl["style_manager"]
     con = sqlite3.connect(path)
     try:
@@ -327,12 +329,12 @@ def test_every_style_is_well_formed_xml_whatever_the_category(tmp_path, sample):
 RENDER = Path(__file__).with_name("qgis_render.py")
 
 
-def render_in_qgis(gpkg: Path, png: Path | None = None, *, order=()) -> dict:
-    """Every layer of ``gpkg`` drawn by QGIS with its default style (tests/qgis_render.py)."""
+def render_in_qgis(gpkg: Path, png: Path | None = None, *, order=(), scale: float = 0) -> dict:
+    """Every layer of ``gpkg`` drawn by QGIS with its default style (tests/qgis_render.py); the PNG at 1:``scale`` if given."""
     runtime = gpkg.parent / "xdg"
     runtime.mkdir(mode=0o700, exist_ok=True)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(runtime)}
-    extra = [f"--png={png}", f"--order={','.join(order)}"] if png else []
+    extra = [f"--png={png}", f"--order={','.join(order)}", f"--scale={scale}"] if png else []
     r = subprocess.run([SYSTEM_PY, str(RENDER), str(gpkg), *extra], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -433,3 +435,41 @@ def test_a_run_labels_zones_in_its_map_language(pyqgis, sample_path, tmp_path):
     result = run_project(project, tmp_path / "out", analyses=["area"], progress=False)
     lyr = render_in_qgis(result.files["results"])["zones"]
     assert [lyr["labels"][str(f)] for f in sorted(map(int, lyr["labels"]))] == list(project["zones"]["name_zh"])
+
+
+def test_graduated_styles_draw_features_without_a_value(pyqgis, tmp_path):
+    """Issue 17: a graduated style had no class for NULL, so QGIS drew no building that no walk reaches. Now they are grey,
+    as on the map; values above a last bound that is not open go grey too (as renewgeo classes them)."""
+    boxes = [shapely.box(500000 + 20 * i, 4000000, 500010 + 20 * i, 4000010) for i in range(6)]
+    layers = {
+        "dist": gpd.GeoDataFrame({"daily_dist_m": [100.0, 400.0, None, 900.0, None, 2000.0]}, geometry=boxes, crs=4549),
+        "none_at_all": gpd.GeoDataFrame({"daily_dist_m": pd.Series([None] * 3, dtype="float64")}, geometry=boxes[:3], crs=4549),
+        "closed": gpd.GeoDataFrame({"d": [50.0, 150.0, None, 250.0]}, geometry=boxes[:4], crs=4549),
+    }
+    ways = {"dist": distance_style("polygon", "daily_dist_m", fill_opacity=1.0),
+            "none_at_all": distance_style("polygon", "daily_dist_m", fill_opacity=1.0),
+            "closed": Style("polygon", column="d", breaks=((100.0, "#1a9850"), (200.0, "#d73027")), fill_opacity=1.0)}
+    pres = {n: [(n, Presentation((n, n), st))] for n, st in ways.items()}
+    path = qgis.write_gpkg(layers, tmp_path / "nulls.gpkg", presentations=pres)
+    drawn = render_in_qgis(path, tmp_path / "nulls.png")
+    assert_every_feature_drawn(layers, drawn, ways)  # NULL features: the grey of the "no value" class, as renewgeo colours them
+    assert [drawn["dist"]["symbols"][str(f)] for f in (3, 5)] == ["#bdbdbd", "#bdbdbd"]
+    assert drawn["none_at_all"]["painted_px"] > 0 and set(drawn["none_at_all"]["symbols"].values()) == {"#bdbdbd"}
+    assert [drawn["closed"]["symbols"][str(f)] for f in (1, 2, 3, 4)] == ["#1a9850", "#d73027", "#bdbdbd", "#bdbdbd"]
+
+
+def test_building_labels_only_when_zoomed_in_in_qgis(pyqgis, park, tmp_path):
+    """Issue 17: building names buried the map at full extent. QGIS labels them from 1:2,500 in; zones at every scale."""
+    _, result, gpkg = park
+    order = top_first(result.presentations())
+    far = render_in_qgis(gpkg, tmp_path / "far.png", order=order, scale=10_000)["_png"]
+    near = render_in_qgis(gpkg, tmp_path / "near.png", order=order, scale=1_000)["_png"]
+    assert round(far["scale"]) == 10_000 and round(near["scale"]) == 1_000
+    assert far["labels"].get("buildings", 0) == 0 and far["labels"].get("zones", 0) > 0
+    assert near["labels"].get("buildings", 0) > 0
+    con = sqlite3.connect(gpkg)
+    try:
+        qml = con.execute("SELECT styleQML FROM layer_styles WHERE f_table_name = 'buildings' AND useAsDefault = 1").fetchone()[0]
+    finally:
+        con.close()
+    assert 'scaleVisibility="1" scaleMin="0" scaleMax="2500"' in qml

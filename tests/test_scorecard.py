@@ -14,7 +14,6 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
-import pyogrio
 import pytest
 import shapely
 import shapely.ops
@@ -221,14 +220,48 @@ colour = "red"
         load_library(f)
     msg = str(e.value)
     assert str(f) in msg
-    for part in ("'x1'", "direction", "'x2'", "no_such_measure", "'x3'", "radius", "colour"):
+    # x1's bad direction used to hide its other problems until it was fixed: all of them come at once
+    for part in ("'x1'", "direction", "'x2'", "no_such_measure", "'x3'", "radius", "colour", "nowhere", "both measure and input",
+                 "land_suply"):
         assert part in msg, part
-    f.write_text(f.read_text().replace('direction = "more"', 'direction = "at_least"'), encoding="utf-8")
+
+
+def test_library_problems_with_a_missing_or_mistyped_text_are_reported_with_the_rest(tmp_path):
+    """A record lacking a required text, or giving a number for it, is still checked whole."""
+    f = tmp_path / "lib.toml"
+    f.write_text('[[indicators]]\nid = "x"\ncategory = "nowhere"\nname_zh = 3\nsource = "s"\nunit = "pct"\n'
+                 'direction = "at_least"\nmeasure = "fra"\n', encoding="utf-8")
     with pytest.raises(rg.ProjectFileError) as e:
         load_library(f)
     msg = str(e.value)
-    for part in ("nowhere", "both measure and input", "land_suply", "no_such_measure", "radius", "colour"):
+    for part in ("name_zh must be a text", "lacks 'name_en'", "category 'nowhere'", "measure 'fra' is not a measure"):
         assert part in msg, part
+
+
+def test_fixes_name_the_closest_valid_value(tmp_path):
+    """A fix used to echo an example or the default (direction = "text", scope = "project") instead of what was meant."""
+    from renewgeo.scorecard import ScorecardResult, compare
+
+    f = tmp_path / "lib.toml"
+    f.write_text('[[indicators]]\nid = "x"\ncategory = "mobilty"\nname_zh = "x"\nname_en = "x"\nsource = "s"\nunit = "pct"\n'
+                 'direction = "at_lest"\nscope = "sites"\nmeasure = "far"\n', encoding="utf-8")
+    with pytest.raises(rg.ProjectFileError) as e:
+        load_library(f)
+    msg = str(e.value)
+    assert 'Fix: write direction = "at_least"' in msg and 'Fix: write scope = "site"' in msg
+    assert "category 'mobilty' is not a category. Fix: did you mean 'mobility'?" in msg
+    card = ScorecardResult("p", pd.DataFrame(columns=["indicator_id", "category", "name_zh", "name_en", "unit", "direction", "scope",
+                                                     "value", "stage", "status"]), pd.DataFrame({"stage": [], "stage_passes": []}))
+    with pytest.raises(rg.ProjectFileError, match="did you mean 'completion'"):
+        compare([card], stage="completon")
+
+
+def test_the_stage_setting_fix_names_the_closest_stage():
+    """settings._example echoed the setting's example for a text with choices; it names the closest choice."""
+    layers = _handmade_layers()
+    with pytest.raises(rg.ValidationError) as e:
+        rg.Project.from_layers({k: layers[k] for k in ("buildings", "sites")}, crs=CRS, settings={"scorecard": {"stage": "completon"}})
+    assert 'Fix: write stage = "completion"' in e.value.report.format()
 
 
 def test_project_library_overrides_by_id(tmp_path):
@@ -598,90 +631,40 @@ def test_stage_setting_and_threshold_override():
                                settings={"scorecard": {"thresholds": {"far": {"land_suply": 1}}}})
 
 
-# ------------------------------------------------------------------------ the Chuangchuangyi sample, from the raw layers
-@pytest.fixture(scope="module")
-def sample():
-    rg.options.progress = False
-    sc = rg.scorecard(rg.load_project(rg.datasets.get_path("chuangchuangyi")))
-    vals = sc.table.drop_duplicates(["indicator_id", "scope"]).set_index(["indicator_id", "scope"])
-    f = SAMPLE / "chuangchuangyi" / "chuangchuangyi.gpkg"
-    raw = {n: pyogrio.read_dataframe(f, layer=n) for n in ("buildings", "site", "outdoor_spaces", "amenities", "landscape_corridor")}
-    return vals, raw
-
-
-def test_sample_land_and_green(sample):
-    vals, raw = sample
-    site = raw["site"].geometry.iloc[0]
-    sid = str(raw["site"]["id"].iloc[0])
-    land_m2 = geod_area(site)
-    b = raw["buildings"]
-    fp = sum(geod_area(shapely.intersection(g, site)) for g in b.geometry)
-    gfa = sum(r.gfa_m2 * shapely.intersection(r.geometry, site).area / r.geometry.area for r in b.itertuples())
-    o = raw["outdoor_spaces"]
-    green = sum(geod_area(shapely.intersection(g, site)) for g, t in zip(o.geometry, o.space_type, strict=True) if t in ("green", "park"))
-    open_ = shapely.union_all([g for g, t, w in zip(o.geometry, o.space_type, o.walkable, strict=True)
-                               if t in ("plaza", "green", "park", "pocket_park", "sports") and w is not False and w != 0])
-    residents = float(b.households.fillna(0).sum()) * PPH
-    for scope in ("project", sid):
-        close(value(vals, "far", scope), gfa / land_m2)
-        close(value(vals, "building_coverage", scope), 100 * fp / land_m2)
-        close(value(vals, "green_ratio", scope), 100 * green / land_m2)
-        close(value(vals, "public_green_per_person", scope), green / residents)
-        close(value(vals, "open_public_space_share", scope), 100 * geod_area(shapely.intersection(open_, site)) / land_m2)
-        close(value(vals, "outdoor_renewed_share", scope), 100.0 if o.renewed.all() else np.nan)
-    close(value(vals, "shelter_space_per_person"), geod_area(shapely.intersection(open_, site)) / (residents + 5000))
-    close(value(vals, "corridor_density"), geod_length(shapely.intersection(raw["landscape_corridor"].geometry.iloc[0], site)) / 1000
-          / (land_m2 / 1e6))
-
-
-def test_sample_floor_area_people_and_carbon(sample):
-    vals, raw = sample
-    b = raw["buildings"].copy()
-    lib = load_library()
-    groups = lib.conventions["use_groups"]
-    b["use"] = b.use_after.where(b.use_after.notna(), b.use_before)
-    live = b[b.status != "demolished"]
-    residents = float(b.households.fillna(0).sum()) * PPH
-    close(value(vals, "innovation_gfa_share"), 100 * live[live.use.isin(groups["innovation"])].gfa_m2.sum() / live.gfa_m2.sum())
-    close(value(vals, "works_complete"), (live.progress_pct * live.gfa_m2).sum() / live.gfa_m2.sum())
-    close(value(vals, "public_facility_gfa_per_1000"), 1000 * live[live.use.isin(groups["public_facility"])].gfa_m2.sum() / residents)
-    grp = live.use.map(lambda u: next((g for g in ("residential", "office", "commercial", "public", "industrial", "other")
-                                       if u in groups[g]), "other"))
-    p = live.groupby(grp).gfa_m2.sum().to_numpy() / live.gfa_m2.sum()
-    close(value(vals, "use_mix"), float(-(p * np.log(p)).sum() / np.log(6)))
-    a = raw["amenities"]
-    close(value(vals, "childcare_places_per_1000"), 1000 * a.loc[a.category == "childcare", "capacity"].sum() / residents)
-    close(value(vals, "parking_per_100m2"), 100 * a.loc[a.category == "parking", "capacity"].sum() / live.gfa_m2.sum())
-    r = 5000 / b.households.sum()
-    close(value(vals, "jobs_housing_balance"), 100 * min(r, 1 / r))
-    c = lib.carbon
-    eui = {}
-    for row in c["eui"]:
-        for u in [row["use"], *row["aliases"]]:
-            eui.setdefault(u, row[c["value_column"]])
-    grid = c["grid"][c["grid"]["default"]]["kgco2_per_kwh"]
-    per_m2 = sum(r.gfa_m2 * eui.get(r.use, eui["default"]) * grid for r in live.itertuples()) / live.gfa_m2.sum()
-    close(value(vals, "operational_carbon_per_m2"), per_m2)
-    close(value(vals, "carbon_intensity_reduction"), 100 * (1 - per_m2 / c["baseline"]["floor_area"]["kgco2_per_m2"]))
-
-
 # ------------------------------------------------------------------------ the command line
-@pytest.mark.parametrize("name", ["chuangchuangyi", "shibei_relocation"])
-def test_cli_prints_the_stage_summary(name, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory):
+    """`renewgeo scorecard` on each sample, once for the module: (exit code, what it printed, the output folder)."""
+    import contextlib
+    import io
+
     from renewgeo.cli import main
 
-    code = main(["scorecard", str(SAMPLE / name), "--out", str(tmp_path / "out"), "--quiet"])
-    out = capsys.readouterr().out
+    root = tmp_path_factory.mktemp("scorecards")
+    runs = {}
+    for name in ("chuangchuangyi", "shibei_relocation"):
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            code = main(["scorecard", str(SAMPLE / name), "--out", str(root / name), "--quiet"])
+        runs[name] = (code, printed.getvalue(), root / name)
+    return runs
+
+
+@pytest.mark.parametrize("name", ["chuangchuangyi", "shibei_relocation"])
+def test_cli_prints_the_stage_summary(name, cli_runs, tmp_path, capsys):
+    from renewgeo.cli import main
+
+    code, out, folder = cli_runs[name]
     assert code == 0, out
     assert "stages pass" in out and "scheme_review" in out and "blocking" in out
-    t = pd.read_csv(tmp_path / "out" / "tables" / "scorecard.csv", encoding="utf-8-sig")
+    t = pd.read_csv(folder / "tables" / "scorecard.csv", encoding="utf-8-sig")
     for c in ("indicator_id", "category", "name_zh", "name_en", "source", "unit", "scope", "value", "stage", "threshold", "direction",
               "status", "why"):
         assert c in t.columns
     assert {"pass", "fail", "unavailable", "not_applicable"} <= set(t.status)
     assert t.loc[t.status == "unavailable", "value"].isna().all()
-    assert (tmp_path / "out" / "tables" / "scorecard.xlsx").exists()
-    st = pd.read_csv(tmp_path / "out" / "tables" / "scorecard_stages.csv", encoding="utf-8-sig")
+    assert (folder / "tables" / "scorecard.xlsx").exists()
+    st = pd.read_csv(folder / "tables" / "scorecard_stages.csv", encoding="utf-8-sig")
     assert list(st.stage) == list(STAGE_IDS)
     if name == "chuangchuangyi":  # --stage: one stage only
         code = main(["scorecard", str(SAMPLE / name), "--out", str(tmp_path / "out2"), "--quiet", "--stage", "completion"])
@@ -690,7 +673,9 @@ def test_cli_prints_the_stage_summary(name, tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------ hand-made rasters (numpy)
-def test_raster_measures_steep_land_and_ndvi(tmp_path):
+def test_raster_measures_steep_land_and_ndvi(tmp_path, monkeypatch):
+    """Horn's slope and NDVI shares with numpy; each raster measure takes one zonal statistic for every scope at once
+    (impervious share used to take two per scope: below the green limit, minus below 0)."""
     import rasterio
     from affine import Affine
 
@@ -714,7 +699,19 @@ def test_raster_measures_steep_land_and_ndvi(tmp_path):
     layers = _handmade_layers()
     p = rg.Project.from_layers({k: layers[k] for k in ("buildings", "sites")}, crs=CRS, name="rasters")
     p.rasters = {n: RasterSpec(file=str(f), role=n, path=str(f)) for n, f in files.items()}
+    import renewgeo.raster
+
+    calls = []
+    zonal = renewgeo.raster.zonal_stats
+
+    def counted(*args, **kwargs):
+        if kwargs.get("layer") not in ("zones", "sites"):  # the raster analysis' own tables
+            calls.append(kwargs.get("layer"))
+        return zonal(*args, **kwargs)
+
+    monkeypatch.setattr(renewgeo.raster, "zonal_stats", counted)
     vals = rg.scorecard(p).table.drop_duplicates(["indicator_id", "scope"]).set_index(["indicator_id", "scope"])
+    assert len(calls) == 3, calls  # steep land, impervious, green cover: all three scopes in each
     # Horn's slope with numpy (the sites are pixel-aligned and far from the raster's edge)
     z = np.pad(dem, 1, mode="edge")
     dzdx = ((z[:-2, 2:] + 2 * z[1:-1, 2:] + z[2:, 2:]) - (z[:-2, :-2] + 2 * z[1:-1, :-2] + z[2:, :-2])) / (8 * cell)
@@ -730,12 +727,11 @@ def test_raster_measures_steep_land_and_ndvi(tmp_path):
 
 
 # ------------------------------------------------------------------------ compare, the chart, the map panel
-def test_compare_two_samples_side_by_side(tmp_path, capsys):
+def test_compare_two_samples_side_by_side(cli_runs, tmp_path, capsys):
     """`renewgeo compare`: one column per project, each equal to that project's own scorecard value (read from its CSV)."""
     from renewgeo.cli import main
 
-    for name in ("chuangchuangyi", "shibei_relocation"):
-        assert main(["scorecard", str(SAMPLE / name), "--out", str(tmp_path / name), "--quiet"]) == 0
+    assert all(code == 0 for code, _, _ in cli_runs.values())
     code = main(["compare", str(SAMPLE / "chuangchuangyi"), str(SAMPLE / "shibei_relocation"), "--out", str(tmp_path / "cmp"),
                  "--quiet", "--stage", "scheme_review"])
     out = capsys.readouterr().out
@@ -745,7 +741,7 @@ def test_compare_two_samples_side_by_side(tmp_path, capsys):
     lib = load_library()
     assert set(cmp.index) == {i.id for i in lib.indicators}
     for name in ("chuangchuangyi", "shibei_relocation"):
-        own = pd.read_csv(tmp_path / name / "tables" / "scorecard.csv", encoding="utf-8-sig")
+        own = pd.read_csv(cli_runs[name][2] / "tables" / "scorecard.csv", encoding="utf-8-sig")
         own = own[own.scope == "project"]
         vals = own.drop_duplicates("indicator_id").set_index("indicator_id")["value"]
         np.testing.assert_array_equal(cmp[name].reindex(vals.index).to_numpy(), vals.to_numpy())  # NaN where unavailable
@@ -802,11 +798,17 @@ def test_the_chart_colours_each_category_and_stage_as_the_table_says(tmp_path):
         assert to_hex(patch.get_facecolor()) == STATUS_COLOURS[want], (cats[i], st.stage[j])
 
 
-def test_the_meeting_map_has_a_folded_scorecard_panel_with_escaped_names():
+@pytest.fixture(scope="module")
+def ccy_run():
+    """The Chuangchuangyi sample's scorecard run, once for the map tests."""
+    return rg.run_analyses(rg.load_project(SAMPLE / "chuangchuangyi"), ["scorecard"], progress=False)
+
+
+def test_the_meeting_map_has_a_folded_scorecard_panel_with_escaped_names(ccy_run):
     import renewgeo.webmap as wm
 
-    p = rg.load_project(SAMPLE / "chuangchuangyi")
-    r = rg.run_analyses(p, ["scorecard"], progress=False)
+    r = ccy_run
+    p = r.project
     st = r.tables["scorecard_stages"]
     html = wm._scorecard_html(st, "en")
     assert html.startswith("<details><summary>Green FTZ scorecard: ")
@@ -860,10 +862,10 @@ def test_inputs_keep_remarks_and_thresholds_name_known_indicators(tmp_path):
     assert "thresholds names no indicator 'fra' (did you mean 'far'?)" in e.value.report.format()
 
 
-def test_the_map_panel_names_blocking_indicators_in_the_maps_language():
+def test_the_map_panel_names_blocking_indicators_in_the_maps_language(ccy_run):
     import renewgeo.webmap as wm
 
-    r = rg.run_analyses(rg.load_project(SAMPLE / "chuangchuangyi"), ["scorecard"], progress=False)
+    r = ccy_run
     names = wm._indicator_names(r.tables["scorecard"])
     st = r.tables["scorecard_stages"]
     first = next(b for b in st.blocking if b).split("; ")[0]

@@ -2,7 +2,7 @@
 
 >>> import renewgeo as rg
 >>> rg.datasets.available()
-['chuangchuangyi', 'shibei_relocation']
+['chuangchuangyi', 'shibei_oldblocks', 'shibei_relocation']
 
 >>> (rg.datasets.get_path("chuangchuangyi") / "project.toml").exists()
 True
