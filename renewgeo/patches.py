@@ -1,4 +1,4 @@
-r"""Scenarios as patches: what a plan changes in the layers that exist.
+"""Scenarios as patches: what a plan changes in the layers that exist.
 
 A scenario (``[[scenarios]]`` in project.toml) names one *patch layer* per project layer it
 changes. A patch layer has the kind's columns plus two of its own:
@@ -25,8 +25,9 @@ change and reuse it).
 >>> patch = gpd.GeoDataFrame({"id": ["B2", "B3"], "action": ["demolish", "new_build"], "gfa_m2": [None, 500.0]},
 ...                          geometry=[None, shapely.box(40, 0, 50, 10)], crs=4549)
 >>> p = check_patch(patch, base, kind="buildings", layer="buildings", scenario="plan")[0]
->>> apply_patch(base, p)[["id", "status", "treatment", "gfa_m2"]].to_string(index=False)
-' id     status treatment  gfa_m2\\n B1  operating       NaN   100.0\\n B2 demolished  demolish   200.0\\n B3        new new_build   500.0'
+>>> out = apply_patch(base, p)
+>>> list(out["id"]), list(out["status"]), list(out["treatment"].fillna("-")), list(out["gfa_m2"])
+(['B1', 'B2', 'B3'], ['operating', 'demolished', 'new'], ['-', 'demolish', 'new_build'], [100.0, 200.0, 500.0])
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import random
 import signal
@@ -39,7 +40,9 @@ def styled_columns(gpkg: Path) -> dict[str, set[str]]:
         con.close()
     out: dict[str, set[str]] = {}
     for table, qml in rows:
-        out.setdefault(table, set()).update(re.findall(r'renderer-v2 [^>]*attr="([^"]+)"', qml))
+        for attr in re.findall(r'renderer-v2 [^>]*attr="([^"]+)"', qml):
+            expr = html.unescape(attr)  # a field, or an expression naming fields in double quotes (coalesce("d", -1e9))
+            out.setdefault(table, set()).update(re.findall(r'"([^"]+)"', expr) or [expr])
     return out
 
 
