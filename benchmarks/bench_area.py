@@ -5,7 +5,8 @@ footprints). Timed for renewgeo: footprints and GFA (area.building_gfa), the sum
 by zone, use, status and treatment (area.summarize), and a five-target ledger
 (area.targets_ledger). Timed for the peer, in the same run: the bare geopandas
 operations these are built on: ``.area``, GFA = area x floors, ``groupby().sum()`` for
-the same four groupings, and the five masked sums.
+the same four groupings, and the five masked sums. Each side runs five times, in turn
+with the other (a shared machine's load comes and goes), and its best time counts.
 """
 
 from __future__ import annotations
@@ -80,14 +81,17 @@ def run_peer(b) -> None:
     df.loc[df["zone"] == "T01", "gfa"].sum()
 
 
-def timed(func, *args) -> float:
-    best = float("inf")
-    for _ in range(3):
-        gc.collect()
-        t = time.perf_counter()
-        func(*args)
-        best = min(best, time.perf_counter() - t)
-    return best
+def timed_pair(ours, peer, runs: int = 5) -> tuple[float, float]:
+    """Best wall time of each of two functions over ``runs`` runs, taken in turn (ours, peer, ours, ...)
+    so that both meet the same machine: on a shared one, load comes and goes between runs."""
+    best = [float("inf"), float("inf")]
+    for _ in range(runs):
+        for i, func in enumerate((ours, peer)):
+            gc.collect()
+            t = time.perf_counter()
+            func()
+            best[i] = min(best[i], time.perf_counter() - t)
+    return best[0], best[1]
 
 
 def main() -> None:
@@ -95,8 +99,7 @@ def main() -> None:
     p = make_buildings()
     n = len(p["buildings"])
     print(f"built and validated {n:,} buildings in {time.perf_counter() - t:.1f} s (setup, not timed)")
-    t_rg = timed(run_renewgeo, p)
-    t_peer = timed(run_peer, p["buildings"])
+    t_rg, t_peer = timed_pair(lambda: run_renewgeo(p), lambda: run_peer(p["buildings"]))
     print(f"renewgeo (GFA + 4 summaries + 5-target ledger): {t_rg:.2f} s")
     print(f"bare geopandas (.area + groupby + masked sums):  {t_peer:.2f} s")
     bench("area_1m_seconds", t_rg, "s")

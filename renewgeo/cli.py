@@ -143,7 +143,7 @@ def _print_notes(notes: list[str]) -> None:
 def _cmd_run(args: argparse.Namespace, project_path: Path) -> int:
     project = _load(args, project_path)
     run = run_project(project, _out(args, project), maps_dir=_maps_dir(args), wait_s=args.wait, progress=not args.quiet,
-                      notify=_say(args))
+                      notify=_say(args), workers=getattr(args, "workers", None), scheduler=getattr(args, "scheduler", None))
     _print_notes(run.notes)
     _print_files(project.name, run.files)
     return EXIT_OK
@@ -302,6 +302,11 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run every analysis of a project")
     r.add_argument("project", help="project folder (with project.toml)")
     _common(r)
+    r.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="compute on a local dask cluster of N worker processes (pip install \"renewgeo[dask]\"); "
+                        "default [compute] workers, else in-process")
+    r.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="compute on the running dask cluster at ADDRESS (tcp://host:8786); default [compute] scheduler")
     for a in REGISTRY.values():
         sp = sub.add_parser(a.name, help=a.help)
         sp.add_argument("project", help="project folder (with project.toml)")

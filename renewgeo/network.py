@@ -25,6 +25,7 @@ distance is an exact graph distance.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import uuid
@@ -41,6 +42,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from renewgeo._errors import RenewgeoError
+from renewgeo.compute import Engine, GraphTiling, Packed, graph_tiling, tile_labels
 from renewgeo.crs import require_metric
 
 __all__ = ["Attached", "Network", "NetworkReport", "attach", "build_network", "network_from_arrays"]
@@ -613,6 +615,16 @@ class Attached:
     network_token: str
     item_edge: dict[str, np.ndarray] = field(default_factory=dict)
 
+    @functools.cached_property
+    def graph_tiling(self) -> GraphTiling:
+        """The augmented graph for searches in spatial tiles (:mod:`renewgeo.compute`), made once.
+
+        An attached point (a leaf) is anchored at the node it hangs from on the network:
+        its connector is measured from the item, not from the leaf's own point.
+        """
+        conn = self.edge_base < 0
+        return graph_tiling(self.indptr, self.indices, self.weights, self.node_xy, self.edge_u[conn], self.edge_v[conn])
+
 
 def _csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     src = np.concatenate([u, v])
@@ -624,12 +636,16 @@ def _csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> tuple[np.ndarra
     return indptr, dst[order].astype(np.int64), ww[order].astype(np.float64)
 
 
+def _edge_levels(edges: gpd.GeoDataFrame) -> np.ndarray:
+    return edges["level"].to_numpy(dtype=np.int64) if "level" in edges.columns else np.zeros(len(edges), dtype=np.int64)
+
+
 def _edge_tiers(edges: gpd.GeoDataFrame) -> tuple[np.ndarray, list[tuple[np.ndarray, shapely.STRtree]]]:
     """Each edge's level, and the edges points may attach to in order of preference with an index of each.
 
     Ground-level edges (level 0) first, then every other level.
     """
-    level = edges["level"].to_numpy(dtype=np.int64) if "level" in edges.columns else np.zeros(len(edges), dtype=np.int64)
+    level = _edge_levels(edges)
     geoms = edges.geometry.values
     tiers = [np.flatnonzero(level == 0), np.flatnonzero(level != 0)]
     return level, [(t, shapely.STRtree(geoms[t])) for t in tiers if len(t)]
@@ -700,7 +716,48 @@ def _nearest_points(tiers: list[tuple[np.ndarray, shapely.STRtree]], edges: np.n
     return edge, pos, conn
 
 
-def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeries], *, max_snap_m: float = MAX_SNAP_M) -> Attached:
+def _attach_tile(task: tuple[np.ndarray, Packed], *, edges: tuple[Packed, np.ndarray, np.ndarray],
+                 max_snap_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_nearest_points` of one tile's items, on the edges within ``max_snap_m`` of the tile's box (global edge ids)."""
+    box, items = task
+    geoms = items.geoms
+    packed, level, bounds = edges
+    geo = packed.geoms
+    near = np.flatnonzero((bounds[:, 0] <= box[2] + max_snap_m) & (bounds[:, 2] >= box[0] - max_snap_m)
+                          & (bounds[:, 1] <= box[3] + max_snap_m) & (bounds[:, 3] >= box[1] - max_snap_m))
+    tiers = [(t, shapely.STRtree(geo[t])) for t in (near[level[near] == 0], near[level[near] != 0]) if len(t)]
+    return _nearest_points(tiers, geo, level, geoms, max_snap_m)
+
+
+def _nearest_points_tiled(engine: Engine, edges: np.ndarray, level: np.ndarray, geoms: np.ndarray,
+                          max_snap_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_nearest_points` on the engine's workers, the items cut into spatial tiles.
+
+    Each tile's items are attached on the edges whose box comes within ``max_snap_m`` of
+    the tile's: every edge within reach of an item is among them, edge ids stay the
+    network's, so the choice (nearest, then level, then id) and the door are the same.
+    """
+    edge = np.full(len(geoms), -1, dtype=np.int64)
+    pos = np.full(len(geoms), np.nan)
+    conn = np.full(len(geoms), np.nan)
+    ok = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    if not len(ok):
+        return edge, pos, conn
+    b = shapely.bounds(geoms[ok])
+    labels = tile_labels((b[:, :2] + b[:, 2:]) / 2, engine.tiling)
+    order = np.argsort(labels, kind="stable")
+    cuts = np.flatnonzero(np.diff(labels[order])) + 1
+    parts = [ok[i] for i in np.split(order, cuts)]
+    tasks = [(np.r_[b[np.searchsorted(ok, i)][:, :2].min(axis=0), b[np.searchsorted(ok, i)][:, 2:].max(axis=0)], Packed(geoms[i]))
+             for i in parts]
+    shared = engine.share(("edges", id(edges)), (Packed(edges), level, shapely.bounds(edges)))
+    for i, (e, p, c) in zip(parts, engine.map(_attach_tile, tasks, edges=shared, max_snap_m=float(max_snap_m)), strict=True):
+        edge[i], pos[i], conn[i] = e, p, c
+    return edge, pos, conn
+
+
+def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeries], *, max_snap_m: float = MAX_SNAP_M,
+           engine: Engine | None = None) -> Attached:
     """Insert points into the network at their projection on the nearest ground-level edge.
 
     Each point (for polygons: the point of the polygon nearest to the network, its
@@ -720,6 +777,9 @@ def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeri
         Groups of features in the network's CRS.
     max_snap_m : float
         Largest connector length in metres.
+    engine : renewgeo.compute.Engine, optional
+        Find each point's edge and door on a dask cluster's workers, in spatial tiles
+        (:mod:`renewgeo.compute`): the same attachment.
 
     Returns
     -------
@@ -733,13 +793,23 @@ def attach(network: Network, points: Mapping[str, gpd.GeoDataFrame | gpd.GeoSeri
     e_v = base["v"].to_numpy()
     groups = []
     edges = np.asarray(base.geometry.values, dtype=object)
-    level, tiers = _edge_tiers(base)  # one index per tier for every group
+    level, tiers = _edge_tiers(base) if engine is None else (_edge_levels(base), [])  # one index per tier for every group
+    items = []
     for name, gdf in points.items():
         geoms = gdf.geometry.values if isinstance(gdf, gpd.GeoDataFrame) else gdf.values
         if gdf.crs != network.crs:
             raise RenewgeoError(f"attach: {name!r} is in {gdf.crs} but the network in {network.crs}; reproject first")
-        edge, pos, conn = _nearest_points(tiers, edges, level, np.asarray(geoms, dtype=object), max_snap_m)
-        groups.append((name, edge, pos, conn))
+        items.append((name, np.asarray(geoms, dtype=object)))
+    if engine is not None and items:  # all groups in one pass over the workers
+        every = np.concatenate([g for _, g in items])
+        found = _nearest_points_tiled(engine, edges, level, every, max_snap_m)
+        at = np.cumsum([0, *(len(g) for _, g in items)])
+        groups = [(name, found[0][at[k]:at[k + 1]], found[1][at[k]:at[k + 1]], found[2][at[k]:at[k + 1]])
+                  for k, (name, _) in enumerate(items)]
+    else:
+        for name, geoms in items:
+            edge, pos, conn = _nearest_points(tiers, edges, level, geoms, max_snap_m)
+            groups.append((name, edge, pos, conn))
     # split positions per edge
     all_edge = np.concatenate([g[1] for g in groups]) if groups else np.zeros(0, np.int64)
     all_pos = np.concatenate([g[2] for g in groups]) if groups else np.zeros(0)

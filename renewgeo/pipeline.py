@@ -31,7 +31,7 @@ import pandas as pd
 from tqdm.std import tqdm as _console_tqdm
 
 # the analyses (area, land_release, raster, targets, walkability, scorecard) register themselves on import, in dependency order
-from renewgeo import area, land_release, outputs, plot, qgis, raster, targets, walkability, webmap  # noqa: F401
+from renewgeo import area, compute, land_release, outputs, plot, qgis, raster, targets, walkability, webmap  # noqa: F401
 from renewgeo import io as rio
 from renewgeo import scorecard as _scorecard
 from renewgeo._config import options
@@ -62,6 +62,7 @@ def run_analyses(
     progress: bool | None = None,
     reuse: RunResult | None = None,
     cache: dict[Any, Any] | None = None,
+    engine: compute.Engine | None = None,
 ) -> RunResult:
     """Run analyses (all registered ones by default) and what they need, in dependency order.
 
@@ -84,6 +85,10 @@ def run_analyses(
     cache : dict, optional
         Shared by the runs of a scenario comparison: analyses keep costly intermediate
         products there (:meth:`renewgeo.analysis.Context.cached`).
+    engine : renewgeo.compute.Engine, optional
+        Compute on this dask cluster (the same results). Default: the engine of the run in
+        progress, else the one ``[compute]`` names (a scheduler, or local workers, opened
+        for this call), else in-process.
 
     Returns
     -------
@@ -115,6 +120,7 @@ def run_analyses(
     order = closure(wanted, project)
     show = options.progress if progress is None else progress
     with network_fence(project.allow_network), \
+            compute.open_engine(resolved.get(compute.ComputeSettings), engine=engine or compute.active()) as eng, compute.using(eng), \
             tqdm(total=len(order), desc=f"renewgeo {visible_text(project.name)}", disable=not show, unit="step") as bar:
         for name in order:
             bar.set_postfix_str(name)
@@ -439,6 +445,8 @@ def run_project(
     progress: bool | None = None,
     wait_s: float = 0.0,
     notify: Callable[[str], None] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> RunResult:
     """Run the analyses and write results, tables, rasters and the map into ``out_dir``, under one lock.
 
@@ -463,6 +471,11 @@ def run_project(
         How long to wait for another run writing the same folder before giving up.
     notify : callable, optional
         Receives what the user should know about the folder (default: the log).
+    workers : int, optional
+        Compute on a local dask cluster of this many worker processes (``--workers``).
+    scheduler : str, optional
+        Compute on the running dask cluster at this address (``--scheduler``). Without
+        either, ``[compute]`` decides; by default everything runs in this process.
 
     Returns
     -------
@@ -481,7 +494,8 @@ def run_project(
         names, msgs = _with_previous(project, None if analyses is None else list(analyses), staging, keep_other_analyses)
         for m in msgs:
             say(m)
-        run = run_analyses(project, names, overrides=overrides, progress=show)
+        with compute.open_engine(workers=workers, scheduler=scheduler) as eng:
+            run = run_analyses(project, names, overrides=overrides, progress=show, engine=eng)
         _commit(run, staging, maps_dir, show, say)
     return run
 

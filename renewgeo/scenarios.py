@@ -471,7 +471,7 @@ def _map_source(sr: ScenarioRun) -> tuple[_MapSource, dict[str, dict[str, list[s
                                                 _TIP, False, 41, "walk"))]
                 off.append(key)
         switch[sid] = {"on": on, "off": off}
-    return _MapSource(layers, pres, {"targets": sr.baseline.tables["targets"]} if "targets" in sr.baseline.tables else {}), switch
+    return _MapSource(layers, pres), switch  # each scenario's targets ledger is in the switch, not the title
 
 
 _SWITCH_JS = """
@@ -503,7 +503,9 @@ _SWITCH_JS = """
 """
 
 _SWITCH_CSS = """<style>
-.renewgeo-switch { background: #fff; padding: 8px 10px; font-size: 14px; max-width: 320px; line-height: 1.5; }
+.renewgeo-switch { background: #fff; padding: 8px 10px; font-size: 14px; max-width: 360px; line-height: 1.5;
+                   max-height: calc(100vh - 120px); overflow-y: auto; }
+.renewgeo-switch summary { cursor: pointer; font-weight: bold; margin-top: 4px; }
 .renewgeo-switch-head { font-weight: bold; margin-bottom: 2px; }
 .renewgeo-switch label { display: block; cursor: pointer; }
 .renewgeo-switch-figures table { border-collapse: collapse; margin-top: 4px; font-size: 12px; }
@@ -516,7 +518,11 @@ _KEY_FIGURES = ("gfa_standing_m2", "gfa_demolished_m2", "buildings_renewed", "ho
 
 
 def _figures_html(sr: ScenarioRun, lang: str) -> dict[str, str]:
-    out = {}
+    """For the baseline and each scenario: its targets ledger (as the meeting map shows one) and its key differences."""
+    def ledger_html(run: RunResult) -> str:
+        return webmap._targets_html(run.tables.get("targets"), cast(Any, lang))
+
+    out = {BASELINE: ledger_html(sr.baseline)}
     d = sr.delta.set_index(["scenario", "indicator_id"])
     for sid in sr.runs:
         rows = []
@@ -529,14 +535,9 @@ def _figures_html(sr: ScenarioRun, lang: str) -> dict[str, str]:
             name = r["name_zh"] if lang == "zh" else r["name_en"] if lang == "en" else f"{r['name_zh']} {r['name_en']}"
             rows.append(f"<tr><td>{html.escape(str(name))}</td><td class='n'>{_fmt(r['delta'], sign=True)}</td>"
                         f"<td>{html.escape(styles.value_label(str(r['unit']), cast(Any, lang)))}</td></tr>")
-        ledger = sr.runs[sid].tables.get("targets")
-        if ledger is not None and len(ledger):
-            met = int(ledger["status"].isin(["met"]).sum())
-            was = int(sr.baseline.tables["targets"]["status"].isin(["met"]).sum())
-            words = {"zh": "规划目标达标", "en": "Plan targets met"}.get(lang, "规划目标达标 Plan targets met")
-            rows.insert(0, f"<tr><td><b>{html.escape(words)}</b></td><td class='n'><b>{met} / {len(ledger)}</b></td>"
-                           f"<td>({_fmt(met - was, sign=True)})</td></tr>")
-        out[sid] = f"<table>{''.join(rows)}</table>" if rows else ""
+        words = {"zh": "与现状相比", "en": "Against the baseline"}.get(lang, "与现状相比 Against the baseline")
+        diff = f"<details open><summary>{html.escape(words)}</summary><table>{''.join(rows)}</table></details>" if rows else ""
+        out[sid] = ledger_html(sr.runs[sid]) + diff
     return out
 
 

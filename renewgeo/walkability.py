@@ -52,9 +52,11 @@ import shapely
 import shapely.ops
 
 from renewgeo import _kernels as K
+from renewgeo import compute as _compute
 from renewgeo import raster
 from renewgeo._errors import RenewgeoError, SchemaError
 from renewgeo.analysis import Analysis, Context, Result, register
+from renewgeo.compute import ComputeSettings, Engine, Tiling
 from renewgeo.network import MAX_SNAP_M, SNAP_M, Attached, Network, attach, build_network
 from renewgeo.project import LifeCircle, Project
 from renewgeo.schemas import AMENITY_CATEGORIES
@@ -269,6 +271,7 @@ def attach_layers(
     entry_spacing_m: float = 20.0,
     entry_touch_m: float = 30.0,
     axis_sample_m: float = 10.0,
+    engine: Engine | None = None,
 ) -> Attached:
     """Insert every point the walkability measures search from or to into the network, once.
 
@@ -294,6 +297,8 @@ def attach_layers(
         As for :func:`green_access`.
     axis_sample_m : float
         As ``sample_m`` of :func:`axis_catchment`.
+    engine : renewgeo.compute.Engine, optional
+        Attach on a dask cluster's workers, in spatial tiles: the same attachment.
 
     Returns
     -------
@@ -324,7 +329,7 @@ def attach_layers(
         groups[AXIS] = _axis_points(axis, axis_sample_m)
     if isochrone_origins is not None:
         groups[ISOCHRONE_ORIGINS] = isochrone_origins
-    return attach(network, groups, max_snap_m=max_snap_m)
+    return attach(network, groups, max_snap_m=max_snap_m, engine=engine)
 
 
 def _nodes_of(att: Attached, network: Network, group: str, items: Sized | None, func: str) -> np.ndarray:
@@ -363,29 +368,40 @@ class _NodeMeasures:
     linear: np.ndarray
 
 
-def _node_nearest(att: Attached, dest_node: np.ndarray, dest_group: np.ndarray, n_groups: int, radius_m: float) -> np.ndarray:
+def _node_nearest(att: Attached, dest_node: np.ndarray, dest_group: np.ndarray, n_groups: int, radius_m: float,
+                  engine: Engine | None = None) -> np.ndarray:
     """Distance from every node to the nearest destination of each group, ``(n_groups, nodes)``.
 
     One multi-source search per group; +inf where none lies within ``radius_m``.
     Destinations with node or group -1 are left out. Results for parts of the
-    destinations merge by elementwise minimum.
+    destinations merge by elementwise minimum. With an ``engine``, the groups are shared
+    out among its workers (each searches the whole network: the same numbers).
     """
     use = (dest_node >= 0) & (dest_group >= 0)
+    if engine is not None:
+        return _compute.nearest(engine, att.graph_tiling, dest_node[use], dest_group[use], n_groups, float(radius_m))
     return K.multi_source_nearest(att.indptr, att.indices, att.weights, dest_node[use], dest_group[use], n_groups, float(radius_m))
 
 
 def _node_measures(att: Attached, dest_node: np.ndarray, dest_group: np.ndarray, n_groups: int, thresholds: np.ndarray,
-                   radius_m: float) -> _NodeMeasures:
+                   radius_m: float, engine: Engine | None = None, need: np.ndarray | None = None) -> _NodeMeasures:
     """Nearest distance, counts and decay-weighted sums of each group's destinations at every node.
 
     Counts, gravity (``exp(-beta d)``, beta = 4 / t) and linear (``1 - d / t``) sums per
     group and threshold: one bounded search per destination. Results for parts of the
-    destinations merge: nearest by minimum, the others by sum.
+    destinations merge: nearest by minimum, the others by sum. With an ``engine``, the
+    nodes of ``need`` (bool per node; the others get 0) are cut into spatial tiles, and
+    each tile's sums come from the destinations within a halo of the largest threshold,
+    searched on the network within that halo (:func:`renewgeo.compute.accumulate`).
     """
     use = (dest_node >= 0) & (dest_group >= 0)
     src, grp = dest_node[use], dest_group[use]
-    count, gravity, linear = K.accumulate(att.indptr, att.indices, att.weights, src, grp, n_groups, thresholds, 4.0 / thresholds)
-    nearest = _node_nearest(att, src, grp, n_groups, radius_m)
+    if engine is not None:
+        count, gravity, linear = _compute.accumulate(engine, att.graph_tiling, src, grp, n_groups, thresholds, 4.0 / thresholds,
+                                                     need=need)
+    else:
+        count, gravity, linear = K.accumulate(att.indptr, att.indices, att.weights, src, grp, n_groups, thresholds, 4.0 / thresholds)
+    nearest = _node_nearest(att, src, grp, n_groups, radius_m, engine)
     return _NodeMeasures(nearest=nearest, count=count, gravity=gravity, linear=linear)
 
 
@@ -494,7 +510,8 @@ class AccessibilityResult:
 
 
 def _amenity_search(att: Attached, network: Network, amenities: gpd.GeoDataFrame, categories: Sequence[str] | None,
-                    th: np.ndarray, radius_m: float, category_column: str, func: str) -> tuple[list[str], _NodeMeasures, list[str], list[str]]:
+                    th: np.ndarray, radius_m: float, category_column: str, func: str,
+                    engine: Engine | None = None) -> tuple[list[str], _NodeMeasures, list[str], list[str]]:
     """Categories, their measures at every node, and the ids of unattached and uncategorised amenities."""
     cats, codes, uncategorised = _category_codes(amenities, categories, category_column)
     a_node = _nodes_of(att, network, AMENITIES, amenities, func)
@@ -504,7 +521,13 @@ def _amenity_search(att: Attached, network: Network, amenities: gpd.GeoDataFrame
                     ", ".join(unattached[:20]))
     if uncategorised:
         log.warning("%d amenit(y/ies) have no category and were left out: %s", len(uncategorised), ", ".join(uncategorised[:20]))
-    return cats, _node_measures(att, a_node, codes, len(cats), th, radius_m), unattached, uncategorised
+    need = None
+    if engine is not None:  # what the measures read: the network's nodes and the origins
+        need = np.zeros(len(att.indptr) - 1, dtype=bool)
+        need[:att.n_base] = True
+        origins = att.item_node.get(ORIGINS, np.zeros(0, np.int64))
+        need[origins[origins >= 0]] = True
+    return cats, _node_measures(att, a_node, codes, len(cats), th, radius_m, engine, need), unattached, uncategorised
 
 
 def accessibility(
@@ -521,6 +544,7 @@ def accessibility(
     category_column: str = "category",
     nodes: bool = False,
     attached: Attached | None = None,
+    engine: Engine | None = None,
 ) -> AccessibilityResult:
     """Network accessibility of every origin to every amenity category.
 
@@ -552,6 +576,8 @@ def accessibility(
     attached : Attached, optional
         From :func:`attach_layers` with these ``origins`` and ``amenities``; attached
         here when not given.
+    engine : renewgeo.compute.Engine, optional
+        Search on a dask cluster's workers (see :mod:`renewgeo.compute`): the same result.
 
     Returns
     -------
@@ -582,7 +608,7 @@ def accessibility(
     att = attached if attached is not None else attach_layers(network, origins, amenities=amenities, max_snap_m=max_snap_m)
     o_node = _nodes_of(att, network, ORIGINS, origins, "accessibility")
     cats, m, unattached, uncategorised = _amenity_search(att, network, amenities, categories, th, radius, category_column,
-                                                         "accessibility")
+                                                         "accessibility", engine)
     out = _frame(origins.index, o_node, cats, names, m)
     out["snap_m"] = att.connector_m[ORIGINS]
     out["snap_level"] = _snap_levels(att, network, ORIGINS, len(origins))
@@ -611,11 +637,12 @@ def node_accessibility(
     nearest_max_m: float = NEAREST_MAX_M,
     category_column: str = "category",
     attached: Attached | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """The measures of :func:`accessibility` at every node of the network (indexed by node id).
 
     ``attached`` (from :func:`attach_layers` with these ``amenities``) is made here
-    when not given. Unattached and uncategorised amenities are logged; for their ids
+    when not given; ``engine`` searches on a dask cluster (:mod:`renewgeo.compute`). Unattached and uncategorised amenities are logged; for their ids
     use ``accessibility(..., nodes=True)``.
 
     Examples
@@ -630,7 +657,7 @@ def node_accessibility(
     th, names = thresholds_m(distances_m=distances_m, minutes=minutes, speed_m_s=speed_m_s)
     att = attached if attached is not None else attach_layers(network, amenities=amenities, max_snap_m=max_snap_m)
     cats, m, _, _ = _amenity_search(att, network, amenities, categories, th, float(max(nearest_max_m, th.max())), category_column,
-                                    "node_accessibility")
+                                    "node_accessibility", engine)
     return _frame(pd.RangeIndex(att.n_base), np.arange(att.n_base), cats, names, m)
 
 
@@ -816,7 +843,7 @@ class LifeCirclesResult:
 
 def _circle_distances(network: Network, buildings: gpd.GeoDataFrame, amenities: gpd.GeoDataFrame, cats: list[str],
                       radius_m: float, *, category_column: str, max_snap_m: float, attached: Attached | None,
-                      access: AccessibilityResult | None) -> tuple[np.ndarray, np.ndarray, float]:
+                      access: AccessibilityResult | None, engine: Engine | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Distance ``(categories, buildings)`` to each category (NaN beyond ``radius_m``), attached or not, and the snap limit.
 
     Categories that ``access`` measured at least as far are looked up there; the rest
@@ -843,7 +870,7 @@ def _circle_distances(network: Network, buildings: gpd.GeoDataFrame, amenities: 
     a_node = _nodes_of(att, network, AMENITIES, amenities, "life_circles")
     remap = np.full(len(cats) + 1, -1, dtype=np.int64)  # code -1 (other categories) stays -1
     remap[todo] = np.arange(len(todo))
-    near[todo] = _nearest_at(_node_nearest(att, a_node, remap[codes], len(todo), radius_m), o_node)
+    near[todo] = _nearest_at(_node_nearest(att, a_node, remap[codes], len(todo), radius_m, engine), o_node)
     return near, o_node >= 0, att.max_snap_m
 
 
@@ -893,6 +920,7 @@ def life_circles(
     category_column: str = "category",
     attached: Attached | None = None,
     access: AccessibilityResult | None = None,
+    engine: Engine | None = None,
 ) -> LifeCirclesResult:
     """Which life-circle requirements each building meets on foot.
 
@@ -921,6 +949,8 @@ def life_circles(
         :func:`accessibility` of these buildings and amenities: its nearest distances
         are reused instead of searching again (categories it did not measure, or not
         far enough, are searched).
+    engine : renewgeo.compute.Engine, optional
+        Search on a dask cluster's workers (:mod:`renewgeo.compute`): the same result.
 
     Returns
     -------
@@ -935,7 +965,7 @@ def life_circles(
     cats = sorted({c for circle in spec for req in circle["required"] for c in req})
     radius = max(float(nearest_max_m), max(c["distance_m"] for c in spec))
     near, attached_ok, snap = _circle_distances(network, buildings, amenities, cats, radius, category_column=category_column,
-                                                max_snap_m=max_snap_m, attached=attached, access=access)
+                                                max_snap_m=max_snap_m, attached=attached, access=access, engine=engine)
     row_of = {c: i for i, c in enumerate(cats)}
     out = buildings.copy()
     gfa = pd.to_numeric(out["gfa_m2"], errors="coerce").astype("float64") if "gfa_m2" in out else None
@@ -974,6 +1004,7 @@ def green_access(
     max_snap_m: float = MAX_SNAP_M,
     nearest_max_m: float = NEAREST_MAX_M,
     attached: Attached | None = None,
+    engine: Engine | None = None,
 ) -> gpd.GeoDataFrame:
     """Network distance from each building to green space and to a park.
 
@@ -983,7 +1014,8 @@ def green_access(
     ``entry_touch_m`` of a network edge. Distances are searched up to
     ``nearest_max_m`` (or ``green_m`` / ``park_m`` when larger); NaN beyond.
     ``attached`` (from :func:`attach_layers` with these buildings as ``origins``,
-    these ``outdoor_spaces`` and the same options) is made here when not given.
+    these ``outdoor_spaces`` and the same options) is made here when not given;
+    ``engine`` searches on a dask cluster (:mod:`renewgeo.compute`).
 
     Returns
     -------
@@ -1002,7 +1034,8 @@ def green_access(
     dest = [_nodes_of(attached, network, label, None, "green_access") for label, _ in present]
     dest_group = np.repeat(np.arange(len(dest), dtype=np.int64), [len(d) for d in dest])
     radius = max([float(nearest_max_m)] + [limit for _, limit in present])
-    near = _nearest_at(_node_nearest(attached, np.concatenate([np.zeros(0, np.int64), *dest]), dest_group, len(dest), radius), o_node)
+    near = _nearest_at(_node_nearest(attached, np.concatenate([np.zeros(0, np.int64), *dest]), dest_group, len(dest), radius, engine),
+                       o_node)
     out = buildings.copy()
     notes = np.full(len(out), "", dtype=object)
     row = 0
@@ -1087,13 +1120,15 @@ def axis_catchment(
     max_snap_m: float = MAX_SNAP_M,
     nearest_max_m: float = NEAREST_MAX_M,
     attached: Attached | None = None,
+    engine: Engine | None = None,
 ) -> AxisCatchmentResult:
     """GFA within walking distance of the pedestrian axis, and whether the axis is continuous.
 
     The axis is reached at points every ``sample_m`` along it; ``axis_dist_m`` is
     searched up to ``nearest_max_m`` (or the largest of ``distances_m``), NaN beyond.
     ``attached`` (from :func:`attach_layers` with these buildings as ``origins`` and
-    this ``axis``, same ``axis_sample_m``) is made here when not given.
+    this ``axis``, same ``axis_sample_m``) is made here when not given; ``engine``
+    searches on a dask cluster (:mod:`renewgeo.compute`).
 
     Returns
     -------
@@ -1108,7 +1143,7 @@ def axis_catchment(
     a_node = _nodes_of(att, network, AXIS, None, "axis_catchment")
     radius = float(max(nearest_max_m, th.max()))
     out = buildings.copy()
-    out["axis_dist_m"] = _nearest_at(_node_nearest(att, a_node, np.zeros(len(a_node), np.int64), 1, radius), o_node)[0]
+    out["axis_dist_m"] = _nearest_at(_node_nearest(att, a_node, np.zeros(len(a_node), np.int64), 1, radius, engine), o_node)[0]
     gfa = pd.to_numeric(out["gfa_m2"], errors="coerce").fillna(0).astype("float64") if "gfa_m2" in out else pd.Series(0.0, index=out.index)
     rows = []
     for d in distances_m:
@@ -1307,9 +1342,9 @@ def _building_columns(acc: AccessibilityResult, daily: list[str]) -> dict[str, A
 
 
 def _green(res: Result, new: dict[str, Any], net: Network, b: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, s: WalkSettings,
-           att: Attached) -> None:
+           att: Attached, engine: Engine | None) -> None:
     g = green_access(net, b, spaces, green_m=s.green_m, park_m=s.park_m, park_min_area_m2=s.park_min_area_m2,
-                     nearest_max_m=s.nearest_max_m, attached=att)
+                     nearest_max_m=s.nearest_max_m, attached=att, engine=engine)
     for c in ("green_dist_m", "green_ok", "park_dist_m", "park_ok"):
         new[c] = g[c].to_numpy()
     res.tables["green_access"] = pd.DataFrame({
@@ -1318,8 +1353,8 @@ def _green(res: Result, new: dict[str, Any], net: Network, b: gpd.GeoDataFrame, 
 
 
 def _axis(res: Result, new: dict[str, Any], net: Network, b: gpd.GeoDataFrame, axis: gpd.GeoDataFrame, s: WalkSettings,
-          att: Attached) -> None:
-    ax = axis_catchment(net, b, axis, distances_m=s.axis_distances_m, nearest_max_m=s.nearest_max_m, attached=att)
+          att: Attached, engine: Engine | None) -> None:
+    ax = axis_catchment(net, b, axis, distances_m=s.axis_distances_m, nearest_max_m=s.nearest_max_m, attached=att, engine=engine)
     new["axis_dist_m"] = ax.buildings["axis_dist_m"].to_numpy()
     res.tables["axis_catchment"] = ax.summary.assign(continuous=ax.continuous, pieces=ax.pieces)
     if len(ax.gaps):
@@ -1349,6 +1384,15 @@ def _network_key(project: Project, snap_m: float) -> tuple[object, ...]:
     return ("walk.network", snap_m, *((n, id(g)) for n, g in project.layers.items() if project.kinds[n] in kinds))
 
 
+def _engine_for(ctx: Context) -> Engine | None:
+    """The run's dask engine (:func:`renewgeo.compute.active`), tiled as ``[compute]`` says for this project; None: in-process."""
+    engine = _compute.active()
+    if engine is None:
+        return None
+    zones = ctx.layer("zones").geometry.values if ctx.has("zones") else None
+    return dataclasses.replace(engine, tiling=Tiling.of(ctx.section(ComputeSettings), zones=zones, workers=engine.workers))
+
+
 def compute(ctx: Context) -> Result:
     """The walking analysis: every measure of a project on one attachment of everything to the network.
 
@@ -1361,7 +1405,8 @@ def compute(ctx: Context) -> Result:
     ``daily_distance_m``. Settings: ``[walk]``; life-circle requirements from
     ``[[life_circles]]`` or the default derived from GB 50180-2018's facility tables
     (:func:`default_life_circles`); table ``life_circle_requirements`` names each
-    requirement's facility and clause.
+    requirement's facility and clause. On a dask cluster (:func:`renewgeo.compute.active`)
+    the searches run on its workers, in tiles (``[compute]``), with the same results.
 
     Examples
     --------
@@ -1377,21 +1422,23 @@ def compute(ctx: Context) -> Result:
     axis = ctx.layer("pedestrian_axis") if ctx.has("pedestrian_axis") else None
     origins, label = _isochrone_origins(ctx, s)
     net = ctx.cached(_network_key(ctx.project, s.network_snap_m), lambda: network_from_project(ctx.project, snap_m=s.network_snap_m))
+    engine = _engine_for(ctx)
     att = attach_layers(net, b, amenities=amen, outdoor_spaces=spaces, axis=axis, isochrone_origins=origins, max_snap_m=s.max_snap_m,
-                        park_min_area_m2=s.park_min_area_m2)
-    acc = accessibility(net, b, amen, distances_m=s.distances_m, nearest_max_m=s.nearest_max_m, nodes=True, attached=att)
+                        park_min_area_m2=s.park_min_area_m2, engine=engine)
+    acc = accessibility(net, b, amen, distances_m=s.distances_m, nearest_max_m=s.nearest_max_m, nodes=True, attached=att,
+                        engine=engine)
     daily = [c for c in s.daily_categories if c in acc.categories]
     new = _building_columns(acc, daily)
     lc = life_circles(net, b, amen, circles=ctx.project.life_circles, speed_m_s=s.speed_m_s, nearest_max_m=s.nearest_max_m,
-                      attached=att, access=acc)
+                      attached=att, access=acc, engine=engine)
     new.update({c: lc.buildings[c].to_numpy() for c in lc.buildings.columns if c.startswith("lc_")})
     nodes = _node_table(net, acc, daily)
     res = Result(layers={"network_nodes": nodes, "network_edges": net.edges},
                  tables={"life_circles": lc.summary, "life_circle_requirements": lc.requirements})
     if spaces is not None:
-        _green(res, new, net, b, spaces, s, att)
+        _green(res, new, net, b, spaces, s, att, engine)
     if axis is not None:
-        _axis(res, new, net, b, axis, s, att)
+        _axis(res, new, net, b, axis, s, att, engine)
     _isochrone_layer(res, net, b, origins, label, s, att)
     res.tables["walk_by_category"] = _by_category(acc, amen)
     res.tables["network"] = _network_table(net, acc)

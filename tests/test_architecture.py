@@ -22,7 +22,7 @@ RANKS = {
     "_errors": 0, "_config": 0, "_kernels": 0, "_assets": 0, "_grid": 0, "_version": 0, "schemas": 0,
     "_validate": 1, "crs": 1, "styles": 1, "units": 1.5,
     "settings": 2, "io": 2, "datasets": 2,
-    "patches": 2.5, "project": 3,
+    "patches": 2.5, "compute": 2.5, "project": 3,
     "analysis": 4, "network": 4,
     "raster": 5, "area": 5, "land_release": 5, "walkability": 5, "targets": 5, "scorecard": 5, "districts": 5,  # analyses
     "webmap": 6, "qgis": 6, "outputs": 6, "plot": 6,                                         # deliverables

@@ -112,6 +112,96 @@ def test_summarize_by_one_and_two_columns():
         area.summarize(b, "zoen")
 
 
+def _random_buildings(n=6000, seed=0):
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(0, 3000, n), rng.uniform(0, 3000, n)
+    w, h = rng.uniform(5, 40, n), rng.uniform(5, 40, n)
+    geoms = [sq(a, b, c, d) for a, b, c, d in zip(x, y, w, h, strict=True)]
+    zone = rng.choice(["Z1", "Z2", "Z3", None], n)
+    status = rng.choice(["idle", "operating", "renovated"], n)
+    treatment = rng.choice(["facade_upgrade", "full_renovation", "retain", None], n)
+    floors = pd.array(np.where(rng.random(n) < 0.1, None, rng.integers(1, 12, n)), dtype="Int64")  # some unknown: GFA NaN
+    return gdf(geoms, zone=zone, status=status, treatment=treatment, floors=floors)
+
+
+def _expected(b: pd.DataFrame, keys: list[str], renovated: list[str]) -> pd.DataFrame:
+    """The same table by pandas groupby (missing keys as their own group), no renewgeo code."""
+    gfa = b["gfa_m2"].astype("float64")
+    d = pd.DataFrame({k: b[k].astype("object").where(b[k].notna(), "(none)").astype(str) for k in keys})
+    d["count"] = 1
+    d["footprint_m2"] = b["footprint_m2"]
+    d["gfa_m2"] = gfa.fillna(0.0)
+    d["renovated_gfa_m2"] = gfa.where(b["treatment"].isin(renovated), 0.0).fillna(0.0)
+    d["gfa_missing_count"] = gfa.isna().astype(int)
+    return d.groupby(keys).sum()
+
+
+@pytest.mark.parametrize("dtype", ["str", "object", "category", "string[python]"])
+def test_summarize_against_pandas_groupby(dtype):
+    """Every key dtype (Arrow text, object, categorical, Python text), missing keys, unknown GFA."""
+    b = area.building_gfa(_random_buildings())
+    for k in ("zone", "status", "treatment"):
+        b[k] = b[k].astype(dtype)
+    renovated = ["facade_upgrade", "full_renovation"]
+    for keys in (["zone"], ["zone", "status"], ["treatment"]):
+        t = area.summarize(b, keys if len(keys) > 1 else keys[0], renovated_treatments=renovated)
+        e = _expected(b, keys, renovated)
+        got = t.drop(index=t.index[-1])  # the total row
+        assert got.index.tolist() == e.index.tolist()
+        for col in ("count", "footprint_m2", "gfa_m2", "renovated_gfa_m2", "gfa_missing_count"):
+            assert np.allclose(got[col].to_numpy(dtype=float), e[col].to_numpy(dtype=float), rtol=1e-12), (keys, col)
+        total = t.iloc[-1]
+        assert total["count"] == len(b) and total["gfa_missing_count"] == int(b["gfa_m2"].isna().sum())
+        assert total["footprint_m2"] == pytest.approx(b["footprint_m2"].sum(), rel=1e-12)
+        assert total["gfa_m2"] == pytest.approx(b["gfa_m2"].sum(), rel=1e-12)
+        assert total["renovated_gfa_m2"] == pytest.approx(e["renovated_gfa_m2"].sum(), rel=1e-12)
+    assert t.attrs["excluded_ids"] == b.loc[b["gfa_m2"].isna(), "id"].tolist()
+
+
+def test_group_totals_are_bincount_sums():
+    """The one-pass kernel adds in row order, as np.bincount does: the same numbers, bit for bit."""
+    from renewgeo import _kernels as K
+
+    rng = np.random.default_rng(2)
+    n, m = 100_000, 37
+    inverse = rng.integers(0, m, n)
+    fp, gfa = rng.uniform(0, 500, n), rng.uniform(0, 5000, n)
+    fp[::101] = np.nan
+    gfa[::7] = np.nan
+    ren = rng.random(n) < 0.4
+    out = K.group_totals(inverse, m, fp, gfa, ren)
+    known = np.where(np.isnan(gfa), 0.0, gfa)
+    assert np.array_equal(out[0], np.bincount(inverse, minlength=m).astype(float))
+    assert np.array_equal(out[1], np.bincount(inverse, weights=fp, minlength=m), equal_nan=True)
+    assert np.array_equal(out[2], np.bincount(inverse, weights=known, minlength=m))
+    assert np.array_equal(out[3], np.bincount(inverse, weights=np.where(ren, known, 0.0), minlength=m))
+    assert np.array_equal(out[4], np.bincount(inverse, weights=np.isnan(gfa).astype(float), minlength=m))
+
+
+@pytest.mark.parametrize("dtype", ["str", "object", "category", "string[python]", "string[pyarrow]"])
+def test_ledger_filters_every_text_dtype(dtype):
+    b = _random_buildings(2000, seed=4)
+    b["treatment"] = b["treatment"].astype(dtype)
+    b["zone"] = b["zone"].astype(dtype)
+    t = [{"id": "r", "layer": "buildings", "where": {"treatment": ["full_renovation", "facade_upgrade"]}, "measure": "count",
+          "value": 1, "unit": "count"},
+         {"id": "z", "layer": "buildings", "where": {"zone": "Z2", "treatment": ["retain", "x", "y", "z"]}, "measure": "count",
+          "value": 1, "unit": "count"}]
+    led = area.targets_ledger(rg.Project.from_layers({"buildings": b}, crs=4549, targets=t)).set_index("id")
+    tr, zn = b["treatment"].astype("object"), b["zone"].astype("object")
+    assert led.loc["r", "actual"] == tr.isin(["full_renovation", "facade_upgrade"]).sum()
+    assert led.loc["z", "actual"] == ((zn == "Z2") & (tr == "retain")).sum()
+
+
+def test_building_gfa_leaves_its_input_alone():
+    b = gdf([sq(0, 0, 10), sq(20, 0, 10)], floors=[1, 2], zone=["A", "B"])
+    before = b.copy()
+    out = area.building_gfa(b)
+    out.loc[0, "zone"] = "changed"
+    out.loc[1, "floors"] = 9
+    pd.testing.assert_frame_equal(b, before)
+
+
 def test_progress_weighted_by_gfa():
     b = gdf([sq(0, 0, 10), sq(20, 0, 10), sq(40, 0, 10)], gfa_m2=[100.0, 300.0, 50.0],
             progress_pct=[100.0, 20.0, None], phase=["1", "2", "2"])

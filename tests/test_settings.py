@@ -45,7 +45,7 @@ def test_every_section_default_passes_its_own_checks():
 
 def test_every_setting_is_documented_and_every_legacy_key_maps():
     d = describe()
-    assert set(d["section"]) == {"area", "walk", "release", "raster", "map", "scorecard"}
+    assert set(d["section"]) == {"area", "walk", "release", "raster", "map", "scorecard", "compute"}
     assert (d["doc"].str.len() > 10).all(), d.loc[d["doc"].str.len() <= 10, ["section", "key"]]
     old = {"floor_height_m", "floor_height_m_by_use", "target_tolerance_pct", "walk_speed_m_s", "walk_distances_m", "max_snap_m",
            "network_snap_m", "daily_categories", "green_m", "park_m", "axis_distances_m", "isochrone_minutes", "road_width_m",
