@@ -42,6 +42,7 @@ import contextlib
 import contextvars
 import logging
 import math
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -252,15 +253,23 @@ class Engine:
 def start_local(workers: int, *, threads_per_worker: int = 1, memory_limit: str | float | None = "auto") -> Engine:
     """An engine on a new ``LocalCluster`` of ``workers`` processes (closed with the engine)."""
     distributed = _distributed()
-    import dask
 
     if workers < 1:
         raise RenewgeoError(f"--workers must be at least 1, got {workers}")
-    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
-    environ["NUMBA_NUM_THREADS"] = str(threads_per_worker)  # one process per core: numba's threads would compete
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+    # one process per core: numba's threads would compete. Given as the workers' own environment (env=), not dask's
+    # pre-spawn-environ: that one is set in the nanny, which is this process, and numba then refuses every later
+    # compilation here ("Cannot set NUMBA_NUM_THREADS to a different value once the threads have been launched").
+    before = os.environ.get("NUMBA_NUM_THREADS")
+    try:
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-                                           dashboard_address=None, memory_limit=memory_limit)
+                                           dashboard_address=None, memory_limit=memory_limit,
+                                           env={"NUMBA_NUM_THREADS": str(threads_per_worker)})
+    finally:
+        if os.environ.get("NUMBA_NUM_THREADS") != before:
+            if before is None:
+                os.environ.pop("NUMBA_NUM_THREADS", None)
+            else:
+                os.environ["NUMBA_NUM_THREADS"] = before
     log.info("started a local dask cluster of %d worker processes at %s", workers, cluster.scheduler_address)
     return Engine(client=distributed.Client(cluster, set_as_default=False), owns_cluster=True)
 

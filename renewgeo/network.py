@@ -41,6 +41,7 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from renewgeo import _kernels as K
 from renewgeo._errors import RenewgeoError
 from renewgeo.compute import Engine, GraphTiling, Packed, graph_tiling, tile_labels
 from renewgeo.crs import require_metric
@@ -627,13 +628,7 @@ class Attached:
 
 
 def _csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    src = np.concatenate([u, v])
-    dst = np.concatenate([v, u])
-    ww = np.concatenate([w, w])
-    order = np.argsort(src, kind="stable")
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
-    return indptr, dst[order].astype(np.int64), ww[order].astype(np.float64)
+    return K.csr(u, v, w, n)  # a counting sort: what a stable argsort of [u, v] by source gives
 
 
 def _edge_levels(edges: gpd.GeoDataFrame) -> np.ndarray:

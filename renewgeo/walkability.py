@@ -366,6 +366,7 @@ class _NodeMeasures:
     count: np.ndarray
     gravity: np.ndarray
     linear: np.ndarray
+    block: np.ndarray | None = None  # (groups x 2 thresholds, nodes) float64: gravity and linear rows, when made for frames
 
 
 def _node_nearest(att: Attached, dest_node: np.ndarray, dest_group: np.ndarray, n_groups: int, radius_m: float,
@@ -399,10 +400,17 @@ def _node_measures(att: Attached, dest_node: np.ndarray, dest_group: np.ndarray,
     if engine is not None:
         count, gravity, linear = _compute.accumulate(engine, att.graph_tiling, src, grp, n_groups, thresholds, 4.0 / thresholds,
                                                      need=need)
-    else:
-        count, gravity, linear = K.accumulate(att.indptr, att.indices, att.weights, src, grp, n_groups, thresholds, 4.0 / thresholds)
+        nearest = _node_nearest(att, src, grp, n_groups, radius_m, engine)
+        return _NodeMeasures(nearest=nearest, count=count, gravity=gravity, linear=linear)
+    # in this process the sums are added straight into the columns of the frames made of them (see _frame): per group and
+    # threshold a gravity row and a linear row of one float64 block (the same float32 sums), counts as int64
+    n, nt = len(att.indptr) - 1, len(thresholds)
+    block = np.zeros((n_groups, 2 * nt, n))
+    count = np.zeros((n_groups, nt, n), dtype=np.int64)
+    gravity, linear = block[:, 0::2], block[:, 1::2]
+    K.accumulate(att.indptr, att.indices, att.weights, src, grp, n_groups, thresholds, 4.0 / thresholds, out=(count, gravity, linear))
     nearest = _node_nearest(att, src, grp, n_groups, radius_m, engine)
-    return _NodeMeasures(nearest=nearest, count=count, gravity=gravity, linear=linear)
+    return _NodeMeasures(nearest=nearest, count=count, gravity=gravity, linear=linear, block=block.reshape(n_groups * 2 * nt, n))
 
 
 def _nearest_at(per_node: np.ndarray, item_node: np.ndarray) -> np.ndarray:
@@ -417,6 +425,8 @@ def _nearest_at(per_node: np.ndarray, item_node: np.ndarray) -> np.ndarray:
 
 def _frame(index: pd.Index, node: np.ndarray, cats: list[str], names: list[str], m: _NodeMeasures) -> pd.DataFrame:
     """The measures of each item (a lookup at its node; NA where not attached), one column per category and threshold."""
+    if m.block is not None and len(node) and node[0] == 0 and np.array_equal(node, np.arange(len(node))):
+        return _node_frame(index, cats, names, m, m.block)
     ok = node >= 0
     safe = np.where(ok, node, 0)
     nearest = _nearest_at(m.nearest, node)
@@ -430,6 +440,26 @@ def _frame(index: pd.Index, node: np.ndarray, cats: list[str], names: list[str],
             cols[f"{c}_gravity_{t}"] = np.where(ok, m.gravity[gi, ti][safe].astype(np.float64), np.nan)
             cols[f"{c}_linear_{t}"] = np.where(ok, m.linear[gi, ti][safe].astype(np.float64), np.nan)
     return pd.DataFrame(cols, index=index)
+
+
+def _node_frame(index: pd.Index, cats: list[str], names: list[str], m: _NodeMeasures, block: np.ndarray) -> pd.DataFrame:
+    """:func:`_frame` of the first ``len(index)`` nodes, on the measures' own arrays.
+
+    The gravity and linear columns are the rows of ``block`` (one float block, no copy),
+    the counts Int64 arrays on ``m.count``; only the nearest distances are new arrays
+    (+inf made NaN).
+    """
+    n = len(index)
+    floats = [f"{c}_{k}_{t}" for c in cats for t in names for k in ("gravity", "linear")]
+    out = pd.DataFrame(block[:, :n].T, index=index, columns=floats, copy=False)
+    per = 1 + 3 * len(names)  # a category's columns: nearest, then count, gravity and linear per threshold
+    for gi, c in enumerate(cats):
+        near = m.nearest[gi, :n]
+        out.insert(gi * per, f"{c}_nearest_m", np.where(np.isfinite(near), near, np.nan))
+        for ti, t in enumerate(names):
+            counts = pd.Series(pd.arrays.IntegerArray(m.count[gi, ti, :n], np.zeros(n, dtype=bool)), index=index, copy=False)
+            out.insert(gi * per + 1 + 3 * ti, f"{c}_count_{t}", counts)
+    return out
 
 
 def _notes(attached: np.ndarray, nearest: np.ndarray, cats: Sequence[str], nearest_max_m: float, max_snap_m: float) -> np.ndarray:

@@ -44,6 +44,16 @@ def _tiled(eng: C.Engine, tiling: C.Tiling) -> C.Engine:
 
 
 # ------------------------------------------------------------------------ tiles
+def test_workers_run_one_numba_thread_and_this_process_keeps_its_environment(engine):
+    """The workers' NUMBA_NUM_THREADS was set through dask's pre-spawn environment, i.e. in this process too: numba then
+    refused every later compilation here (found by tests/test_kernels.py running after this file)."""
+    import numba
+
+    assert set(engine.client.run(lambda: __import__("os").environ.get("NUMBA_NUM_THREADS")).values()) == {"1"}
+
+    assert numba.njit(lambda x: x * 2)(21) == 42  # a compilation after the cluster started
+
+
 def test_tile_labels():
     xy = np.array([[0.0, 0.0], [10.0, 0.0], [2500.0, 0.0], [2600.0, 3000.0]])
     assert C.tile_labels(xy, C.Tiling("grid", tile_m=2000.0)).tolist() == [0, 0, 1, 2]
