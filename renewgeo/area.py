@@ -695,7 +695,7 @@ def targets_ledger(
                 rows.append(_not_computed(t))
                 continue
             raise SchemaError(f"target {t.id!r}: {exc.args[0]}") from None
-        rows.append(_ledger_row(t, g, tol_default))
+        rows.append(_ledger_row(t, g, tol_default, said=t.layer in project.layers))
     led = Ledger(pd.DataFrame(rows, columns=_LEDGER_COLUMNS))
     led.project_name = project.name
     return led
@@ -712,7 +712,8 @@ def _not_computed(t: Target) -> dict[str, Any]:
             "note": f"{t.layer!r} comes from an analysis that did not run (see the run's notes)", "year": t.year}
 
 
-def _ledger_row(t: Target, g: gpd.GeoDataFrame, tolerance_pct: float) -> dict[str, Any]:
+def _ledger_row(t: Target, g: gpd.GeoDataFrame, tolerance_pct: float, *, said: bool = False) -> dict[str, Any]:
+    """One target's row. ``said``: an empty filter on this input layer was reported when the project loaded (log it once)."""
     for col in t.where:
         _need_columns(g, [col], layer=t.layer, what=f"target {t.id!r}")
     mask = _mask(g, t.where)
@@ -720,7 +721,7 @@ def _ledger_row(t: Target, g: gpd.GeoDataFrame, tolerance_pct: float) -> dict[st
     n = int(mask.sum())
     if n == 0:
         note = f"the filter ({_filter_text(t.where)}) matched no feature of {t.layer!r}"
-        log.warning("target %s: %s", t.id, note)
+        (log.info if said else log.warning)("target %s: %s", t.id, note)
     elif excluded:
         note = f"{len(excluded)} matching feature(s) have no value and are left out"
     tol = t.tolerance_pct if t.tolerance_pct is not None else tolerance_pct

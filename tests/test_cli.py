@@ -109,3 +109,19 @@ def test_every_print_of_the_command_line_goes_through_one_helper():
     tree = ast.parse(Path(cli_module.__file__).read_text(encoding="utf-8"))
     prints = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"]
     assert len(prints) == 1  # the one inside _echo
+
+
+def test_a_target_matching_nothing_is_said_once(tmp_path, sample_path):
+    """The validation report says it when the project loads; the ledger notes it without saying it again."""
+    folder = tmp_path / "p"
+    folder.mkdir()
+    for f in ("chuangchuangyi.gpkg", "indicator_inputs.csv"):
+        (folder / f).symlink_to(sample_path / f)
+    toml = (sample_path / "project.toml").read_text(encoding="utf-8")
+    toml += ('\n[[targets]]\nid = "nothing_here"\nlayer = "buildings"\nwhere = { use_after = "spaceport" }\nmeasure = "count"\n'
+             'value = 1\nunit = "count"\n')
+    (folder / "project.toml").write_text(toml, encoding="utf-8")
+    r = run("area", str(folder), "--out", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    said = [line for line in (r.stdout + r.stderr).splitlines() if "nothing_here" in line and "WARNING" in line]
+    assert len(said) == 1, said
