@@ -54,7 +54,7 @@ from renewgeo import io as rio
 from renewgeo._errors import CRSError, RenewgeoError, SchemaError
 from renewgeo._validate import closest, visible_text
 from renewgeo.crs import gcj02_to_wgs84_gdf, require_crs, to_crs
-from renewgeo.styles import Lang, text
+from renewgeo.styles import Lang, chart_language, text
 from renewgeo.units import M2_PER_MU, true_area_m2
 
 if TYPE_CHECKING:
@@ -618,8 +618,6 @@ def format_benchmark(result: BenchmarkResult) -> str:
 
 
 # ----------------------------------------------------------------------------- charts
-_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC",
-              "WenQuanYi Micro Hei", "SimHei")
 _WORDS = {
     "lorenz": ("各区集中度：洛伦兹曲线", "Concentration across districts: Lorenz curves"),
     "lq": ("区位商：指标份额 / 用地份额", "Location quotient: share of the measure / share of land"),
@@ -628,20 +626,6 @@ _WORDS = {
     "equal": ("完全均匀", "perfect equality"),
     "lq_axis": ("区位商 (1 = 与整体同密度)", "location quotient (1 = as dense as the whole)"),
 }
-
-
-def _chart_language(lang: Lang) -> tuple[Lang, dict[str, Any]]:
-    """The language a chart can be drawn in here and its font settings (no CJK font: English, with a log line)."""
-    if lang == "en":
-        return lang, {}
-    from matplotlib import font_manager
-
-    have = {f.name for f in font_manager.fontManager.ttflist}
-    font = next((f for f in _CJK_FONTS if f in have), None)
-    if font is None:
-        log.warning("no font with Chinese glyphs found for the charts (install fonts-noto-cjk); drawing them in English")
-        return "en", {}
-    return lang, {"font.family": [font, "DejaVu Sans"]}
 
 
 def _label(value: Any) -> str:
@@ -670,7 +654,7 @@ def lorenz_chart(result: BenchmarkResult, *, lang: Lang = "zh+en") -> Figure:
     import matplotlib
     from matplotlib.figure import Figure
 
-    lang, rc = _chart_language(lang)
+    lang, rc = chart_language(lang)
     measures = [m for m in result.measures if (result.lorenz["measure"] == m).any()] or list(result.measures[:1])
     nrows, ncols = _grid(max(len(measures), 1))
     with matplotlib.rc_context(rc):  # type: ignore[arg-type]
@@ -718,7 +702,7 @@ def lq_chart(result: BenchmarkResult, *, lang: Lang = "zh+en") -> Figure:
     import matplotlib
     from matplotlib.figure import Figure
 
-    lang, rc = _chart_language(lang)
+    lang, rc = chart_language(lang)
     t = result.table
     measures = [m for m in result.measures if (t["measure"] == m).any()] or list(result.measures[:1])
     tallest = max((int((t["measure"] == m).sum()) for m in measures), default=1)

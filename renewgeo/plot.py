@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import io
-import logging
 import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,14 +37,11 @@ if TYPE_CHECKING:
 __all__ = ["FIGURES", "STATUS_COLOURS", "TARGET_COLOURS", "ChartSpec", "area_by_use", "figure_png", "life_circle_compliance",
            "release_by_year", "run_figures", "scenario_delta", "scorecard_by_category", "targets_ledger"]
 
-log = logging.getLogger(__name__)
 
 Lang = Literal["zh", "en", "zh+en"]
 
 # the colours of a cell: every applicable indicator passes / at least one fails / only missing data / no threshold
 STATUS_COLOURS = {"pass": "#2e7d32", "fail": "#c62828", "unavailable": "#9e9e9e", "not_applicable": "#f5f5f5"}
-_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC",
-              "WenQuanYi Micro Hei", "SimHei")
 _WORDS = {
     "title": ("绿色自贸指标：各类别在各审批阶段的结果", "Green FTZ scorecard: each category at each approval stage"),
     "pass": ("全部达标", "all pass"),
@@ -99,23 +95,9 @@ def _chart_type() -> type[Figure]:
     return Chart
 
 
-def _cjk_font() -> str | None:
-    """A font with Chinese glyphs that matplotlib can find, or None."""
-    from matplotlib import font_manager
-
-    have = {f.name for f in font_manager.fontManager.ttflist}
-    return next((f for f in _CJK_FONTS if f in have), None)
-
-
 def _language(lang: Lang) -> tuple[Lang, dict[str, Any]]:
-    """The language a chart can be drawn in here, and the font settings for it (no CJK font: English, with a log line)."""
-    if lang == "en":
-        return lang, {}
-    font = _cjk_font()
-    if font is None:
-        log.warning("no font with Chinese glyphs found for the charts (install fonts-noto-cjk); drawing them in English")
-        return "en", {}
-    return lang, {"font.family": [font, "DejaVu Sans"]}
+    """The language a chart can be drawn in here, and the font settings for it (:func:`renewgeo.styles.chart_language`)."""
+    return styles.chart_language(lang)
 
 
 def _cell_status(group: pd.DataFrame) -> str:

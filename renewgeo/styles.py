@@ -19,6 +19,7 @@ layers are presented by the analysis that makes them (its registration in
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "CJK_FONTS",
     "FIELD_LABELS",
     "KIND_PRESENTATIONS",
     "MARKER_SHAPES",
@@ -540,3 +542,26 @@ def display_amount(v: float, target: float, unit: str) -> str:
     step = 10.0 ** math.floor(math.log10(abs(float(target)) / 1000))
     decimals = max(0, -int(math.log10(step)))
     return f"{round(v / step) * step:,.{decimals}f}"
+
+
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC",
+             "WenQuanYi Micro Hei", "SimHei")
+"""Fonts with Chinese glyphs that charts use, the first matplotlib finds."""
+
+
+def chart_language(lang: Lang) -> tuple[Lang, dict[str, Any]]:
+    """The language a matplotlib chart can be drawn in here, and the font settings for it.
+
+    No font of :data:`CJK_FONTS` installed: English, with a log line (install fonts-noto-cjk).
+    """
+    if lang == "en":
+        return lang, {}
+    from matplotlib import font_manager
+
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    font = next((f for f in CJK_FONTS if f in have), None)
+    if font is None:
+        logging.getLogger(__name__).warning("no font with Chinese glyphs found for the charts (install fonts-noto-cjk); "
+                                            "drawing them in English")
+        return "en", {}
+    return lang, {"font.family": [font, "DejaVu Sans"]}
